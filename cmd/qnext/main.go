@@ -1,0 +1,69 @@
+// Command qnext runs, dumps and compares Qwen3-Next forward passes node by node.
+//
+// Each verb lives in its own file and registers itself in init() through addCommand; this file only
+// builds the root command and maps errors to exit codes.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// commands holds the constructors of the top-level verbs, registered by each verb's file.
+var commands []func() *cobra.Command
+
+func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
+
+// exitError carries a specific exit code out of a command (see docs/exit-codes in README).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so that main exits with code.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "qnext",
+		Short:         "Qwen3-Next runtime and node-by-node numerical comparison toolkit",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the CLI and returns the process exit code: 0 success, 2 usage or input error unless a
+// command chose another code with withCode.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "qnext: "+err.Error())
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 2
+}

@@ -1,0 +1,109 @@
+package ops
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// threads is the number of goroutines the kernels split work over.
+var threads = runtime.GOMAXPROCS(0)
+
+// SetThreads sets the number of worker goroutines used by the kernels (n < 1 means GOMAXPROCS).
+func SetThreads(n int) {
+	if n < 1 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	threads = n
+}
+
+// Threads returns the number of worker goroutines used by the kernels.
+func Threads() int { return threads }
+
+// parallelFor runs f over [0, n) split into contiguous ranges, one per worker.
+func parallelFor(n int, f func(lo, hi int)) {
+	w := threads
+	if w > n {
+		w = n
+	}
+	if w <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + w - 1) / w
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// Linear computes y = x·Wᵀ for T rows:
+//
+//	y[t, o] = Σ_i x[t, i] · W[o, i]      x [T, Cols], W [Rows, Cols], y [T, Rows]
+//
+// The work is split over output rows; bf16/f16 weights are widened one row at a time.
+func Linear(y, x []float32, w *Mat, T int) {
+	if len(x) != T*w.Cols || len(y) != T*w.Rows {
+		panic(fmt.Sprintf("ops: Linear: x %d, y %d for T=%d, W [%d, %d]", len(x), len(y), T, w.Rows, w.Cols))
+	}
+	parallelFor(w.Rows, func(lo, hi int) {
+		var row []float32
+		if w.DType != F32 {
+			row = make([]float32, w.Cols)
+		}
+		for o := lo; o < hi; o++ {
+			wr := row
+			if w.DType == F32 {
+				wr = w.F32[o*w.Cols : (o+1)*w.Cols]
+			} else {
+				w.Row(o, row)
+			}
+			for t := 0; t < T; t++ {
+				y[t*w.Rows+o] = Dot(x[t*w.Cols:(t+1)*w.Cols], wr)
+			}
+		}
+	})
+}
+
+// Dot returns Σ a[i]·b[i] with four float32 accumulators.
+func Dot(a, b []float32) float32 {
+	if len(a) != len(b) {
+		panic(fmt.Sprintf("ops: Dot: lengths %d and %d", len(a), len(b)))
+	}
+	var s0, s1, s2, s3 float32
+	n := len(a) &^ 3
+	for i := 0; i < n; i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for i := n; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// RefLinear is the reference twin of Linear: a plain loop with float64 accumulation.
+func RefLinear(y, x []float32, w *Mat, T int) {
+	if len(x) != T*w.Cols || len(y) != T*w.Rows {
+		panic(fmt.Sprintf("ops: RefLinear: x %d, y %d for T=%d, W [%d, %d]", len(x), len(y), T, w.Rows, w.Cols))
+	}
+	row := make([]float32, w.Cols)
+	for o := 0; o < w.Rows; o++ {
+		w.Row(o, row)
+		for t := 0; t < T; t++ {
+			var s float64
+			for i, v := range row {
+				s += float64(x[t*w.Cols+i]) * float64(v)
+			}
+			y[t*w.Rows+o] = float32(s)
+		}
+	}
+}
