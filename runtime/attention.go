@@ -1,0 +1,222 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/qnext/qnext/ops"
+)
+
+// attention is Qwen3NextAttention.forward (eager): h [T, H] → [T, H].
+func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
+	a, i, c, T := l.Attn, l.Index, p.m.Cfg, p.T
+	nq, nkv, D, H := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.HiddenSize
+	eps := float32(c.RMSNormEps)
+	qg := linear(h, a.QProj, a.QBias, T) // [T, nq·2D]
+	if err := p.emit(i, "self_attn.q_proj", []int{T, nq * 2 * D}, qg); err != nil {
+		return nil, err
+	}
+	kp := linear(h, a.KProj, a.KBias, T) // [T, nkv·D]
+	if err := p.emit(i, "self_attn.k_proj", []int{T, nkv * D}, kp); err != nil {
+		return nil, err
+	}
+	vp := linear(h, a.VProj, a.VBias, T) // [T, nkv·D]
+	if err := p.emit(i, "self_attn.v_proj", []int{T, nkv * D}, vp); err != nil {
+		return nil, err
+	}
+	query, gate := splitQueryGate(qg, T, nq, D, p.m.faults.has(FaultQGateHalves))
+	if err := p.emit(i, "self_attn.query", []int{T, nq, D}, query); err != nil {
+		return nil, err
+	}
+	if err := p.emit(i, "self_attn.gate", []int{T, nq * D}, gate); err != nil {
+		return nil, err
+	}
+	qn := make([]float32, T*nq*D) // [T, nq, D]
+	ops.RMSNorm(qn, query, a.QNorm, eps)
+	if err := p.emit(i, "self_attn.q_norm", []int{T, nq, D}, qn); err != nil {
+		return nil, err
+	}
+	kn := make([]float32, T*nkv*D) // [T, nkv, D]
+	ops.RMSNorm(kn, kp, a.KNorm, eps)
+	if err := p.emit(i, "self_attn.k_norm", []int{T, nkv, D}, kn); err != nil {
+		return nil, err
+	}
+	qr, kr := append([]float32(nil), qn...), append([]float32(nil), kn...)
+	p.rope(qr, T, nq, D)
+	p.rope(kr, T, nkv, D)
+	if err := p.emit(i, "self_attn.q_rope", []int{T, nq, D}, qr); err != nil {
+		return nil, err
+	}
+	if err := p.emit(i, "self_attn.k_rope", []int{T, nkv, D}, kr); err != nil {
+		return nil, err
+	}
+	if err := p.appendKV(i, kr, vp, nkv, D); err != nil {
+		return nil, err
+	}
+	out, err := p.attend(i, qr, nq, nkv, D)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.emit(i, "self_attn.attn_out", []int{T, nq * D}, out); err != nil {
+		return nil, err
+	}
+	gated := make([]float32, T*nq*D) // [T, nq·D]
+	noSig := p.m.faults.has(FaultAttnGateNoSigmoid)
+	for j, o := range out {
+		if noSig {
+			gated[j] = o * gate[j]
+		} else {
+			gated[j] = o * ops.Sigmoid(gate[j])
+		}
+	}
+	if err := p.emit(i, "self_attn.gated", []int{T, nq * D}, gated); err != nil {
+		return nil, err
+	}
+	o := linear(gated, a.OProj, a.OBias, T) // [T, H]
+	if err := p.emit(i, "self_attn.o_proj", []int{T, H}, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// splitQueryGate splits q_proj [T, nq, 2D] into query [T, nq, D] (first D of each head) and gate
+// [T, nq·D] (last D of each head). halves is the fault: the first nq·D values are taken as queries.
+func splitQueryGate(qg []float32, T, nq, D int, halves bool) (query, gate []float32) {
+	query, gate = make([]float32, T*nq*D), make([]float32, T*nq*D)
+	for t := 0; t < T; t++ {
+		row := qg[t*nq*2*D : (t+1)*nq*2*D]
+		if halves {
+			copy(query[t*nq*D:], row[:nq*D])
+			copy(gate[t*nq*D:], row[nq*D:])
+			continue
+		}
+		for h := 0; h < nq; h++ {
+			copy(query[(t*nq+h)*D:(t*nq+h+1)*D], row[h*2*D:h*2*D+D])
+			copy(gate[(t*nq+h)*D:(t*nq+h+1)*D], row[h*2*D+D:(h+1)*2*D])
+		}
+	}
+	return query, gate
+}
+
+// rope applies partial NeoX RoPE in place to x [T, heads, D].
+func (p *pass) rope(x []float32, T, heads, D int) {
+	f := p.m.faults
+	R := p.m.rope.R
+	switch {
+	case f.has(FaultRopeFullHead):
+		cos, sin := newRopeTableDim(p.m.Cfg.RopeTheta, D).cosSin(p.pos, T)
+		ops.RopeNeoX(x, cos, sin, T, heads, D, D)
+	case f.has(FaultRopeGPTJ):
+		ops.RopeGPTJ(x, p.cos, p.sin, T, heads, D, R)
+	default:
+		ops.RopeNeoX(x, p.cos, p.sin, T, heads, D, R)
+	}
+}
+
+// appendKV appends post-RoPE keys kr and values vp [T, nkv, D] to the layer's cache and reports the
+// caches [nkv, P, D] when wanted (a replaced cache is written back).
+func (p *pass) appendKV(i int, kr, vp []float32, nkv, D int) error {
+	ls := &p.st.layers[i]
+	T := p.T
+	for t := 0; t < T; t++ {
+		for j := 0; j < nkv; j++ {
+			ls.keys[j] = append(ls.keys[j], kr[(t*nkv+j)*D:(t*nkv+j+1)*D]...)
+			ls.values[j] = append(ls.values[j], vp[(t*nkv+j)*D:(t*nkv+j+1)*D]...)
+		}
+	}
+	P := len(ls.keys[0]) / D
+	for _, c := range []struct {
+		suffix string
+		heads  [][]float32
+	}{{"self_attn.key_cache", ls.keys}, {"self_attn.value_cache", ls.values}} {
+		if !p.wants(i, c.suffix) {
+			continue
+		}
+		flat := make([]float32, 0, nkv*P*D) // [nkv, P, D]
+		for _, hd := range c.heads {
+			flat = append(flat, hd...)
+		}
+		if err := p.emit(i, c.suffix, []int{nkv, P, D}, flat); err != nil {
+			return err
+		}
+		for j, hd := range c.heads {
+			copy(hd, flat[j*P*D:(j+1)*P*D])
+		}
+	}
+	return nil
+}
+
+// attend computes causal softmax(q·kᵀ/sqrt(D))·v over the cache for q [T, nq, D]; query head h reads
+// KV head h / (nq/nkv). Returns attn_out [T, nq·D]. The probabilities [nq, T, P] are materialised
+// only when the observer wants them (and a replacement is honoured).
+func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
+	ls := &p.st.layers[i]
+	T, P := p.T, len(ls.keys[0])/D
+	past := P - T
+	group := nq / nkv
+	scale := float32(1 / math.Sqrt(float64(D)))
+	noMask := p.m.faults.has(FaultAttnNoCausalMask)
+	kvHead := func(h int) int {
+		if p.m.faults.has(FaultKVHeadsTiled) {
+			return h % nkv
+		}
+		return h / group
+	}
+	// probs fills row [P] with the attention probabilities of query t of head h.
+	probs := func(row []float32, h, t int) {
+		keys := ls.keys[kvHead(h)]
+		qv := q[(t*nq+h)*D : (t*nq+h+1)*D]
+		n := past + t + 1
+		if noMask {
+			n = P
+		}
+		for s := 0; s < n; s++ {
+			row[s] = ops.Dot(qv, keys[s*D:(s+1)*D]) * scale
+		}
+		ops.Softmax(row[:n], n)
+		clear(row[n:])
+	}
+	out := make([]float32, T*nq*D)
+	// mix writes out[t, h] = Σ_s row[s]·v[s].
+	mix := func(row []float32, h, t int) {
+		vals := ls.values[kvHead(h)]
+		o := out[(t*nq+h)*D : (t*nq+h+1)*D]
+		for s, w := range row {
+			if w != 0 {
+				axpy(o, w, vals[s*D:(s+1)*D])
+			}
+		}
+	}
+	if p.wants(i, "self_attn.attn_probs") {
+		all := make([]float32, nq*T*P) // [nq, T, P]
+		for h := 0; h < nq; h++ {
+			for t := 0; t < T; t++ {
+				probs(all[(h*T+t)*P:(h*T+t+1)*P], h, t)
+			}
+		}
+		if err := p.emit(i, "self_attn.attn_probs", []int{nq, T, P}, all); err != nil {
+			return nil, err
+		}
+		for h := 0; h < nq; h++ {
+			for t := 0; t < T; t++ {
+				mix(all[(h*T+t)*P:(h*T+t+1)*P], h, t)
+			}
+		}
+		return out, nil
+	}
+	parallelHeads(nq, func(h int) {
+		row := make([]float32, P)
+		for t := 0; t < T; t++ {
+			probs(row, h, t)
+			mix(row, h, t)
+		}
+	})
+	return out, nil
+}
+
+// axpy computes y += a·x.
+func axpy(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

@@ -1,0 +1,163 @@
+package runtime
+
+import (
+	"math"
+	"sort"
+
+	"github.com/qnext/qnext/ops"
+)
+
+// sparseMoE is Qwen3NextSparseMoeBlock.forward: h [T, H] → experts + sigmoid(shared gate)·shared [T, H].
+func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
+	m, i, c, T := l.MoE, l.Index, p.m.Cfg, p.T
+	E, k, H := c.NumExperts, c.NumExpertsPerTok, c.HiddenSize
+	logits := linear(h, m.Router, nil, T) // [T, E]
+	if err := p.emit(i, "mlp.gate", []int{T, E}, logits); err != nil {
+		return nil, err
+	}
+	probs := append([]float32(nil), logits...) // [T, E]
+	ops.Softmax(probs, E)
+	if err := p.emit(i, "mlp.router_probs", []int{T, E}, probs); err != nil {
+		return nil, err
+	}
+	ids, weights := p.route(logits, probs, T, E, k)
+	if err := p.emitI(i, "mlp.topk_ids", []int{T, k}, ids); err != nil {
+		return nil, err
+	}
+	if err := p.emit(i, "mlp.topk_weights", []int{T, k}, weights); err != nil {
+		return nil, err
+	}
+	routed := p.experts(m, h, ids, weights, T, H, k)
+	if err := p.emit(i, "mlp.experts", []int{T, H}, routed); err != nil {
+		return nil, err
+	}
+	shared, err := p.mlp(i, "mlp.shared_expert.", m.Shared, h)
+	if err != nil {
+		return nil, err
+	}
+	sg := linear(h, m.SharedExpertGate, nil, T) // [T, 1]
+	if err := p.emit(i, "mlp.shared_expert_gate", []int{T, 1}, sg); err != nil {
+		return nil, err
+	}
+	out := make([]float32, T*H)
+	noSig := p.m.faults.has(FaultSharedGateNoSigmoid)
+	for t := 0; t < T; t++ {
+		gt := ops.Sigmoid(sg[t])
+		if noSig {
+			gt = sg[t]
+		}
+		for j := 0; j < H; j++ {
+			out[t*H+j] = routed[t*H+j] + gt*shared[t*H+j]
+		}
+	}
+	if err := p.emit(i, "mlp", []int{T, H}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// route picks the top-k experts per token by probability (descending, ties to the lower id) and their
+// weights, renormalised to sum 1 when norm_topk_prob. Returns ids [T, k] and weights [T, k].
+func (p *pass) route(logits, probs []float32, T, E, k int) ([]int64, []float32) {
+	f := p.m.faults
+	norm := p.m.Cfg.NormTopkProb && !f.has(FaultTopKNoRenorm)
+	ids, weights := make([]int64, T*k), make([]float32, T*k)
+	order := make([]int, E)
+	for t := 0; t < T; t++ {
+		pr := probs[t*E : (t+1)*E]
+		for e := range order {
+			order[e] = e
+		}
+		sort.SliceStable(order, func(a, b int) bool { return pr[order[a]] > pr[order[b]] })
+		var sum float32
+		for j := 0; j < k; j++ {
+			e := order[j]
+			ids[t*k+j] = int64(e)
+			weights[t*k+j] = pr[e]
+			sum += pr[e]
+		}
+		if f.has(FaultRouterSoftmaxTopK) { // wrong: softmax over the chosen logits only
+			lg := logits[t*E : (t+1)*E]
+			mx := lg[order[0]]
+			var s float64
+			for j := 0; j < k; j++ {
+				s += math.Exp(float64(lg[order[j]] - mx))
+			}
+			for j := 0; j < k; j++ {
+				weights[t*k+j] = float32(math.Exp(float64(lg[order[j]]-mx)) / s)
+			}
+			continue
+		}
+		if norm {
+			for j := 0; j < k; j++ {
+				weights[t*k+j] /= sum
+			}
+		}
+	}
+	return ids, weights
+}
+
+// experts computes Σ_j w_j · down_e(silu(gate_e x) · up_e x) over the chosen experts, visiting experts in
+// ascending id and batching the tokens routed to each (transformers' eager index_add_ order).
+func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32, T, H, k int) []float32 {
+	out := make([]float32, T*H)
+	byExpert := map[int][]int{} // expert → flat indices t·k+j
+	for x, e := range ids {
+		byExpert[int(e)] = append(byExpert[int(e)], x)
+	}
+	experts := make([]int, 0, len(byExpert))
+	for e := range byExpert {
+		experts = append(experts, e)
+	}
+	sort.Ints(experts)
+	for _, e := range experts {
+		sel := byExpert[e]
+		n := len(sel)
+		xs := make([]float32, n*H) // [n, H]
+		for r, x := range sel {
+			t := x / k
+			copy(xs[r*H:(r+1)*H], h[t*H:(t+1)*H])
+		}
+		I := m.Gate[e].Rows
+		g, u := make([]float32, n*I), make([]float32, n*I)
+		ops.Linear(g, xs, m.Gate[e], n)
+		ops.Linear(u, xs, m.Up[e], n)
+		ops.SwiGLU(g, g, u)
+		y := make([]float32, n*H)
+		ops.Linear(y, g, m.Down[e], n)
+		for r, x := range sel {
+			t, w := x/k, weights[x]
+			axpy(out[t*H:(t+1)*H], w, y[r*H:(r+1)*H])
+		}
+	}
+	return out
+}
+
+// mlp is Qwen3NextMLP.forward: down(silu(gate x) · up x), reported under prefix ("mlp." for dense
+// layers, "mlp.shared_expert." for the shared expert). Returns [T, H].
+func (p *pass) mlp(i int, prefix string, m *MLP, h []float32) ([]float32, error) {
+	T := p.T
+	I, H := m.GateProj.Rows, m.DownProj.Rows
+	g := linear(h, m.GateProj, nil, T) // [T, I]
+	if err := p.emit(i, prefix+"gate_proj", []int{T, I}, g); err != nil {
+		return nil, err
+	}
+	u := linear(h, m.UpProj, nil, T) // [T, I]
+	if err := p.emit(i, prefix+"up_proj", []int{T, I}, u); err != nil {
+		return nil, err
+	}
+	act := make([]float32, T*I)
+	ops.SwiGLU(act, g, u)
+	if err := p.emit(i, prefix+"act", []int{T, I}, act); err != nil {
+		return nil, err
+	}
+	out := linear(act, m.DownProj, nil, T) // [T, H]
+	name := prefix + "down_proj"
+	if prefix == "mlp.shared_expert." {
+		name = "mlp.shared_expert" // the module output; down_proj is its alias
+	}
+	if err := p.emit(i, name, []int{T, H}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,241 @@
+// Package safetensors reads Hugging Face safetensors checkpoints without copying: each file is
+// memory-mapped and tensors are views into the mapping.
+//
+// Format: 8-byte little-endian header length n, n bytes of JSON {name: {dtype, shape, data_offsets:[b, e]}}
+// (plus an optional "__metadata__"), then the data; offsets are relative to byte 8+n. A checkpoint is one
+// model.safetensors or several shards listed in model.safetensors.index.json ("weight_map").
+//
+// Every structural problem (truncated file, header past EOF, offsets out of bounds or overlapping, a size
+// that does not match dtype × shape) is returned as an error naming the file and tensor. Unknown dtypes
+// (e.g. F8_E4M3) are kept with their name so callers can report them.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+)
+
+// Tensor is one tensor of a checkpoint. Data aliases the file mapping: do not write it.
+type Tensor struct {
+	Name  string
+	DType string // "F32", "BF16", "F16", "F8_E4M3", ...
+	Shape []int
+	Data  []byte
+	File  string
+}
+
+// DTypeSize returns the byte size of a known dtype, or 0 when unknown.
+func DTypeSize(dt string) int {
+	switch dt {
+	case "F64", "I64", "U64":
+		return 8
+	case "F32", "I32", "U32":
+		return 4
+	case "F16", "BF16", "I16", "U16":
+		return 2
+	case "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2":
+		return 1
+	}
+	return 0
+}
+
+// NumElements returns the product of the shape.
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// File is one mapped safetensors file.
+type File struct {
+	Path     string
+	Tensors  map[string]*Tensor
+	Metadata map[string]string
+	data     []byte
+}
+
+type headerEntry struct {
+	DType       string `json:"dtype"`
+	Shape       []int  `json:"shape"`
+	DataOffsets []int  `json:"data_offsets"`
+}
+
+// Open maps one safetensors file and validates its header.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	size := st.Size()
+	if size < 8 {
+		return nil, fmt.Errorf("safetensors: %s: file is %d bytes, too short for a header", path, size)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %s: mmap: %w", path, err)
+	}
+	file, err := parse(path, data)
+	if err != nil {
+		_ = syscall.Munmap(data)
+		return nil, err
+	}
+	return file, nil
+}
+
+// parse validates the header of a mapped file.
+func parse(path string, data []byte) (*File, error) {
+	n := binary.LittleEndian.Uint64(data[:8])
+	if n > uint64(len(data)-8) {
+		return nil, fmt.Errorf("safetensors: %s: header length %d runs past the end of the file (%d bytes)", path, n, len(data))
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &raw); err != nil {
+		return nil, fmt.Errorf("safetensors: %s: header: %w", path, err)
+	}
+	body := data[8+n:]
+	file := &File{Path: path, Tensors: map[string]*Tensor{}, data: data}
+	type span struct {
+		name   string
+		lo, hi int
+	}
+	var spans []span
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			_ = json.Unmarshal(msg, &file.Metadata)
+			continue
+		}
+		var e headerEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %w", path, name, err)
+		}
+		if len(e.DataOffsets) != 2 {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: data_offsets has %d entries, want 2", path, name, len(e.DataOffsets))
+		}
+		lo, hi := e.DataOffsets[0], e.DataOffsets[1]
+		if lo < 0 || hi < lo || hi > len(body) {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: data_offsets [%d, %d] out of bounds (data is %d bytes)", path, name, lo, hi, len(body))
+		}
+		t := &Tensor{Name: name, DType: e.DType, Shape: e.Shape, Data: body[lo:hi:hi], File: path}
+		for _, d := range e.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("safetensors: %s: tensor %q: negative dimension in shape %v", path, name, e.Shape)
+			}
+		}
+		if sz := DTypeSize(e.DType); sz > 0 && t.NumElements()*sz != hi-lo {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %s %v needs %d bytes, data_offsets give %d",
+				path, name, e.DType, e.Shape, t.NumElements()*sz, hi-lo)
+		}
+		file.Tensors[name] = t
+		spans = append(spans, span{name, lo, hi})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].lo < spans[i-1].hi {
+			return nil, fmt.Errorf("safetensors: %s: tensors %q and %q overlap", path, spans[i-1].name, spans[i].name)
+		}
+	}
+	return file, nil
+}
+
+// Close unmaps the file; its tensors must not be used afterwards.
+func (f *File) Close() error {
+	if f.data == nil {
+		return nil
+	}
+	err := syscall.Munmap(f.data)
+	f.data = nil
+	return err
+}
+
+// Checkpoint is a set of safetensors files seen as one name → tensor map.
+type Checkpoint struct {
+	Dir     string
+	Files   []*File
+	Tensors map[string]*Tensor
+}
+
+// OpenDir opens model.safetensors.index.json (sharded) or model.safetensors, or else every
+// *.safetensors file in dir.
+func OpenDir(dir string) (*Checkpoint, error) {
+	c := &Checkpoint{Dir: dir, Tensors: map[string]*Tensor{}}
+	paths, err := shardPaths(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		f, err := Open(p)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.Files = append(c.Files, f)
+		for name, t := range f.Tensors {
+			if prev, dup := c.Tensors[name]; dup {
+				c.Close()
+				return nil, fmt.Errorf("safetensors: tensor %q is in both %s and %s", name, prev.File, p)
+			}
+			c.Tensors[name] = t
+		}
+	}
+	return c, nil
+}
+
+// shardPaths lists the files of a checkpoint directory, checking that every shard of the index exists.
+func shardPaths(dir string) ([]string, error) {
+	index := filepath.Join(dir, "model.safetensors.index.json")
+	if b, err := os.ReadFile(index); err == nil {
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("safetensors: %s: %w", index, err)
+		}
+		seen := map[string]bool{}
+		var paths []string
+		for _, shard := range idx.WeightMap {
+			if !seen[shard] {
+				seen[shard] = true
+				p := filepath.Join(dir, shard)
+				if _, err := os.Stat(p); err != nil {
+					return nil, fmt.Errorf("safetensors: shard %s listed in %s is missing", shard, index)
+				}
+				paths = append(paths, p)
+			}
+		}
+		sort.Strings(paths)
+		return paths, nil
+	}
+	single := filepath.Join(dir, "model.safetensors")
+	if _, err := os.Stat(single); err == nil {
+		return []string{single}, nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("safetensors: no model.safetensors, index or *.safetensors in %s", dir)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// Close unmaps every file.
+func (c *Checkpoint) Close() error {
+	var first error
+	for _, f := range c.Files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

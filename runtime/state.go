@@ -1,0 +1,54 @@
+package runtime
+
+// State is the per-sequence cache: KV cache for attention layers, conv and recurrent state for
+// linear-attention layers. A State belongs to one Model; after Forward returns an error it must be
+// discarded.
+type State struct {
+	Step   int // forward calls made so far
+	Pos    int // tokens consumed so far
+	layers []layerState
+}
+
+// layerState is the cache of one layer.
+type layerState struct {
+	conv     []float32   // [C, K] last K pre-conv inputs, oldest first (linear layers)
+	rec      []float32   // [nv, dk, dv] recurrent state, fp32 (linear layers)
+	hasState bool        // the linear layer has run at least once (transformers: has_previous_state)
+	keys     [][]float32 // per KV head: [P, D] post-RoPE keys (attention layers)
+	values   [][]float32 // per KV head: [P, D]
+}
+
+// NewState returns an empty cache for one sequence.
+func (m *Model) NewState() *State {
+	c := m.Cfg
+	st := &State{layers: make([]layerState, len(m.Layers))}
+	for i, l := range m.Layers {
+		ls := &st.layers[i]
+		if l.Lin != nil {
+			ls.conv = make([]float32, c.ConvDim()*c.LinearConvKernelDim)
+			ls.rec = make([]float32, c.LinearNumValueHeads*c.LinearKeyHeadDim*c.LinearValueHeadDim)
+		} else {
+			ls.keys = make([][]float32, c.NumKeyValueHeads)
+			ls.values = make([][]float32, c.NumKeyValueHeads)
+		}
+	}
+	return st
+}
+
+// Clone returns a deep copy of the state (to branch a sequence).
+func (st *State) Clone() *State {
+	out := &State{Step: st.Step, Pos: st.Pos, layers: make([]layerState, len(st.layers))}
+	for i, ls := range st.layers {
+		o := &out.layers[i]
+		o.conv = append([]float32(nil), ls.conv...)
+		o.rec = append([]float32(nil), ls.rec...)
+		o.hasState = ls.hasState
+		for _, k := range ls.keys {
+			o.keys = append(o.keys, append([]float32(nil), k...))
+		}
+		for _, v := range ls.values {
+			o.values = append(o.values, append([]float32(nil), v...))
+		}
+	}
+	return out
+}
