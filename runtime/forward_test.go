@@ -1,0 +1,85 @@
+package runtime_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/runtime"
+	"github.com/qnext/qnext/runtime/synth"
+)
+
+// tinyModel writes a synthetic checkpoint of c to a temp dir and loads it.
+func tinyModel(t testing.TB, c synth.Config, faults ...string) *runtime.Model {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, synth.Write(dir, c))
+	m, err := runtime.Load(dir, runtime.LoadOptions{Faults: faults})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func randomIDs(n, vocab int, seed uint64) []int64 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(r.IntN(vocab))
+	}
+	return ids
+}
+
+// relL2 returns ‖a−b‖/‖b‖.
+func relL2(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+// lastRow returns row T-1 of logits [T, V].
+func lastRow(logits []float32, V int) []float32 { return logits[len(logits)-V:] }
+
+func TestPrefillEqualsPrefillPlusDecode(t *testing.T) {
+	c := synth.Tiny()
+	m := tinyModel(t, c)
+	V := c.VocabSize
+	for _, tc := range []struct{ T, k int }{{6, 1}, {80, 70}, {70, 64}, {130, 127}} {
+		ids := randomIDs(tc.T, V, uint64(tc.T))
+		full, err := m.Forward(m.NewState(), ids, nil)
+		require.NoError(t, err)
+		st := m.NewState()
+		_, err = m.Forward(st, ids[:tc.k], nil)
+		require.NoError(t, err)
+		for j := tc.k; j < tc.T; j++ {
+			got, err := m.Forward(st, ids[j:j+1], nil)
+			require.NoError(t, err)
+			want := full[j*V : (j+1)*V]
+			require.LessOrEqualf(t, relL2(got, want), 1e-5, "T=%d k=%d token %d", tc.T, tc.k, j)
+		}
+	}
+}
+
+func TestContinuationEqualsOnePrefill(t *testing.T) {
+	c := synth.Tiny()
+	m := tinyModel(t, c)
+	V := c.VocabSize
+	ids := randomIDs(150, V, 3)
+	full, err := m.Forward(m.NewState(), ids, nil)
+	require.NoError(t, err)
+	st := m.NewState()
+	for _, span := range [][2]int{{0, 2}, {2, 70}, {70, 71}, {71, 150}} {
+		got, err := m.Forward(st, ids[span[0]:span[1]], nil)
+		require.NoError(t, err)
+		want := full[span[0]*V : span[1]*V]
+		require.LessOrEqualf(t, relL2(got, want), 1e-5, "span %v", span)
+	}
+	require.Equal(t, 150, st.Pos)
+	require.Equal(t, 4, st.Step)
+}
