@@ -1,0 +1,1 @@
+"""pytest suite of the reference exporter (run: `pytest reference/tests` from the repository root)."""

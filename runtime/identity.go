@@ -1,0 +1,43 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Identity is the model identity written into dump manifests (docs/dump-format.md).
+type Identity struct {
+	ConfigSHA256  string
+	WeightsSHA256 string
+}
+
+// Identity hashes config.json and every tensor of the checkpoint, independently of file layout:
+// for each tensor in name order, "name\0dtype\0d0,d1,…\0" followed by its raw bytes.
+func (m *Model) Identity() (Identity, error) {
+	var id Identity
+	if m.Dir != "" {
+		b, err := os.ReadFile(filepath.Join(m.Dir, "config.json"))
+		if err != nil {
+			return id, fmt.Errorf("runtime: identity: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		id.ConfigSHA256 = hex.EncodeToString(sum[:])
+	}
+	h := sha256.New()
+	for _, name := range m.src.Names() {
+		t, _ := m.src.Lookup(name)
+		dims := make([]string, len(t.Shape))
+		for i, d := range t.Shape {
+			dims[i] = strconv.Itoa(d)
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", name, t.DType, strings.Join(dims, ","))
+		h.Write(t.Data)
+	}
+	id.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
+	return id, nil
+}
