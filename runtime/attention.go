@@ -135,7 +135,7 @@ func (p *pass) appendKV(i int, kr, vp []float32, nkv, D int) error {
 		for _, hd := range c.heads {
 			flat = append(flat, hd...)
 		}
-		if err := p.emit(i, c.suffix, []int{nkv, P, D}, flat); err != nil {
+		if err := p.emitAsked(i, c.suffix, []int{nkv, P, D}, flat); err != nil {
 			return err
 		}
 		for j, hd := range c.heads {
@@ -193,7 +193,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 				probs(all[(h*T+t)*P:(h*T+t+1)*P], h, t)
 			}
 		}
-		if err := p.emit(i, "self_attn.attn_probs", []int{nq, T, P}, all); err != nil {
+		if err := p.emitAsked(i, "self_attn.attn_probs", []int{nq, T, P}, all); err != nil {
 			return nil, err
 		}
 		for h := 0; h < nq; h++ {

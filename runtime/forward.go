@@ -158,7 +158,12 @@ func (p *pass) emit(layer int, suffix string, shape []int, data []float32) error
 	if p.obs == nil {
 		return nil
 	}
-	return p.observe(layer, suffix, shape, Value{F32: data})
+	return p.observe(layer, suffix, shape, Value{F32: data}, false)
+}
+
+// emitAsked reports a float32 node whose Want was already answered yes by wants.
+func (p *pass) emitAsked(layer int, suffix string, shape []int, data []float32) error {
+	return p.observe(layer, suffix, shape, Value{F32: data}, true)
 }
 
 // emitI reports an int64 node.
@@ -166,12 +171,12 @@ func (p *pass) emitI(layer int, suffix string, shape []int, data []int64) error 
 	if p.obs == nil {
 		return nil
 	}
-	return p.observe(layer, suffix, shape, Value{I64: data})
+	return p.observe(layer, suffix, shape, Value{I64: data}, false)
 }
 
-func (p *pass) observe(layer int, suffix string, shape []int, v Value) error {
+func (p *pass) observe(layer int, suffix string, shape []int, v Value, asked bool) error {
 	name := p.name(layer, suffix)
-	if !p.obs.Want(p.step, name) {
+	if !asked && !p.obs.Want(p.step, name) {
 		return nil
 	}
 	op, inputs := p.m.nodeInfo(layer, suffix)

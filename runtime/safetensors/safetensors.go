@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -51,6 +52,19 @@ func (t *Tensor) NumElements() int {
 		n *= d
 	}
 	return n
+}
+
+// checkedElements returns the product of shape, or false when a dimension is negative or the product
+// overflows.
+func checkedElements(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d != 0 && n > math.MaxInt/d) {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
 }
 
 // File is one mapped safetensors file.
@@ -128,19 +142,20 @@ func parse(path string, data []byte) (*File, error) {
 			return nil, fmt.Errorf("safetensors: %s: tensor %q: data_offsets [%d, %d] out of bounds (data is %d bytes)", path, name, lo, hi, len(body))
 		}
 		t := &Tensor{Name: name, DType: e.DType, Shape: e.Shape, Data: body[lo:hi:hi], File: path}
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, fmt.Errorf("safetensors: %s: tensor %q: negative dimension in shape %v", path, name, e.Shape)
-			}
+		n, ok := checkedElements(e.Shape)
+		if !ok {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: shape %v has a negative dimension or too many elements", path, name, e.Shape)
 		}
-		if sz := DTypeSize(e.DType); sz > 0 && t.NumElements()*sz != hi-lo {
-			return nil, fmt.Errorf("safetensors: %s: tensor %q: %s %v needs %d bytes, data_offsets give %d",
-				path, name, e.DType, e.Shape, t.NumElements()*sz, hi-lo)
+		if sz := DTypeSize(e.DType); sz > 0 && (n > len(body)/sz || n*sz != hi-lo) {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: %s %v does not match data_offsets [%d, %d] (%d bytes)",
+				path, name, e.DType, e.Shape, lo, hi, hi-lo)
 		}
 		file.Tensors[name] = t
 		spans = append(spans, span{name, lo, hi})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	sort.Slice(spans, func(i, j int) bool {
+		return spans[i].lo < spans[j].lo || spans[i].lo == spans[j].lo && spans[i].hi < spans[j].hi
+	})
 	for i := 1; i < len(spans); i++ {
 		if spans[i].lo < spans[i-1].hi {
 			return nil, fmt.Errorf("safetensors: %s: tensors %q and %q overlap", path, spans[i-1].name, spans[i].name)

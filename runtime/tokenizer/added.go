@@ -98,7 +98,12 @@ func (m *addedMatcher) split(s string, emit func(segment)) {
 	}
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
+// isWordRune is Unicode \w as HF's single_word check uses it (Rust regex): Alphabetic, marks,
+// decimal digits, connector punctuation and the joiners.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.In(r, unicode.Nl, unicode.Other_Alphabetic, unicode.M, unicode.Nd, unicode.Pc) ||
+		r == 0x200C || r == 0x200D
+}
 
 func endsWithWord(s string) bool {
 	r, n := utf8.DecodeLastRuneInString(s)

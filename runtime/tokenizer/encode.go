@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/dlclark/regexp2"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Encode tokenises text into ids. Added and special tokens written in the text (e.g.
@@ -20,7 +19,7 @@ func (t *Tokenizer) Encode(text string) []int64 {
 		}
 		s := seg.text
 		if t.nfc {
-			s = norm.NFC.String(s)
+			s = nfc(s)
 		}
 		t.normAdded.split(s, func(seg segment) {
 			if seg.id >= 0 {
@@ -46,7 +45,7 @@ func (t *Tokenizer) EncodePieces(text string) []string {
 		}
 		s := seg.text
 		if t.nfc {
-			s = norm.NFC.String(s)
+			s = nfc(s)
 		}
 		t.normAdded.split(s, func(seg segment) {
 			if seg.id >= 0 {

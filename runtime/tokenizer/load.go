@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Load reads a Hugging Face tokenizer.json holding a byte-level BPE.
@@ -259,7 +257,7 @@ func (t *Tokenizer) buildAdded(list []addedTokenJSON) error {
 		at := addedToken{content: a.Content, id: a.ID, lstrip: a.LStrip, rstrip: a.RStrip, singleWord: a.SingleWord}
 		if a.Normalized {
 			if t.nfc {
-				at.content = norm.NFC.String(at.content)
+				at.content = nfc(at.content)
 			}
 			normed = append(normed, at)
 		} else {

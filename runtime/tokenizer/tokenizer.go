@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/dlclark/regexp2"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Tokenizer is a loaded byte-level BPE tokenizer. It is immutable after loading except for a
@@ -95,11 +94,11 @@ func (t *Tokenizer) IsEOS(id int64) bool {
 // ChatTemplate returns the Jinja chat template from tokenizer_config.json ("" when absent).
 func (t *Tokenizer) ChatTemplate() string { return t.chatTemplate }
 
-// Normalize applies the tokenizer's normaliser (NFC or nothing) to text. Decode(Encode(s)) equals
-// Normalize(s) for valid UTF-8 s that holds no added token.
+// Normalize applies the tokenizer's normaliser (NFC with HF's Unicode 9 tables, or nothing) to
+// text. Decode(Encode(s)) equals Normalize(s) for valid UTF-8 s that holds no added token.
 func (t *Tokenizer) Normalize(text string) string {
 	if t.nfc {
-		return norm.NFC.String(text)
+		return nfc(text)
 	}
 	return text
 }
