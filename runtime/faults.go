@@ -57,7 +57,7 @@ func FaultCatalogue() []Fault {
 		{FaultRouterSoftmaxTopK, "router softmax taken over the top-k logits only (shows when norm_topk_prob=false)", "mlp.topk_weights", "moe", 0},
 		{FaultSharedGateNoSigmoid, "shared expert gate used without sigmoid", "mlp", "moe", 0},
 		{FaultAttnGateNoSigmoid, "attention output gate used without sigmoid", "self_attn.gated", "full", 0},
-		{FaultKVHeadsTiled, "GQA maps query head h to KV head h % nkv instead of h / (nq/nkv)", "self_attn.attn_out", "full", 0},
+		{FaultKVHeadsTiled, "GQA maps query head h to KV head h % nkv instead of h / (nq/nkv)", "self_attn.attn_probs", "full", 0},
 		{FaultNoDtBias, "softplus(a) without dt_bias", "linear_attn.g", "linear", 0},
 		{FaultTopKNoRenorm, "top-k weights not renormalised although norm_topk_prob=true", "mlp.topk_weights", "moe", 0},
 		{FaultConvNoState, "decode conv ignores the cached conv state (zeros instead)", "linear_attn.conv1d", "linear", 1},

@@ -1,0 +1,73 @@
+package dump
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// writeAtomic writes path through "<path>.tmp": fill writes the content, the file is flushed, fsynced
+// (unless noSync), closed and renamed over path. On any error the temp file is removed and path is left
+// untouched.
+func writeAtomic(path string, noSync bool, fill func(w io.Writer) error) (err error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err = fill(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if !noSync {
+		if err = f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if !noSync {
+		syncDir(filepath.Dir(path))
+	}
+	return nil
+}
+
+// syncDir makes a rename durable where the platform allows it; failures are ignored (best effort:
+// some file systems refuse fsync on directories).
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	d.Close()
+}
+
+// errorf prefixes an error with the file it concerns.
+func errorf(path string, format string, args ...any) error {
+	return fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
+}
+
+// WriteFileAtomic writes data to path through "<path>.tmp" with fsync and rename, so readers see either
+// the old file or the complete new one.
+func WriteFileAtomic(path string, data []byte) error {
+	if err := writeAtomic(path, false, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package dump
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// must fails the test on err.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantErr fails unless err is non-nil and contains every fragment.
+func wantErr(t testing.TB, err error, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", fragments)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Fatalf("error %q does not contain %q", err, f)
+		}
+	}
+}
+
+// equal fails unless got and want are deeply equal.
+func equal[T any](t testing.TB, got, want T, what string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+// contains fails unless s contains every fragment.
+func contains(t testing.TB, s string, fragments ...string) {
+	t.Helper()
+	for _, f := range fragments {
+		if !strings.Contains(s, f) {
+			t.Fatalf("output does not contain %q:\n%s", f, s)
+		}
+	}
+}

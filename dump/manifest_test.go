@@ -1,0 +1,150 @@
+package dump
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestManifestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	m := &Manifest{
+		Producer: Producer{Name: "qnext", ComputeDType: Float32},
+		InputIDs: []int64{1, 2},
+		Steps:    []Step{{Step: 0, Kind: "prefill", Start: 0, Tokens: 2}},
+		Nodes: []Entry{{Order: 0, Step: 0, Name: "input_ids", Layer: -1, Op: "input", Shape: []int{2},
+			DType: Int64, File: "step0/input_ids.npy"}},
+	}
+	must(t, WriteManifest(dir, m))
+	raw, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	contains(t, string(raw), `"format": "qnext-dump"`, `"version": 1`, `"inputs": []`, `"sumsq": 0`)
+	got, err := ReadManifest(dir)
+	must(t, err)
+	equal(t, got.Nodes[0].Name, "input_ids", "node name")
+	equal(t, got.Steps, m.Steps, "steps")
+}
+
+func TestReadManifestRefuses(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       []string
+	}{
+		{"version", `{"format": "qnext-dump", "version": 2}`, []string{"dump format version 2 is not supported", "reads version 1"}},
+		{"format", `{"format": "other", "version": 1}`, []string{`format "other" is not "qnext-dump"`}},
+		{"json", `{"format": `, []string{"not valid JSON"}},
+		{"escape", `{"format": "qnext-dump", "version": 1, "nodes": [{"name": "x", "dtype": "float32", "file": "../x.npy", "shape": []}]}`,
+			[]string{"node x (step 0)", "not a relative path inside the dump"}},
+		{"dtype", `{"format": "qnext-dump", "version": 1, "nodes": [{"name": "x", "dtype": "float16", "file": "x.npy"}]}`,
+			[]string{`dtype "float16"`}},
+		{"duplicate", `{"format": "qnext-dump", "version": 1, "nodes": [
+			{"name": "x", "dtype": "float32", "file": "a.npy"}, {"name": "x", "dtype": "float32", "file": "b.npy"}]}`,
+			[]string{"node x appears twice in step 0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(tc.json), 0o644))
+			_, err := ReadManifest(dir)
+			wantErr(t, err, append(tc.want, filepath.Join(dir, ManifestName))...)
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans several lines: %q", err)
+			}
+		})
+	}
+	_, err := ReadManifest(t.TempDir())
+	wantErr(t, err, "not a dump (no manifest.json")
+	_, err = ReadManifest(filepath.Join(t.TempDir(), "absent"))
+	wantErr(t, err, "no such dump directory")
+}
+
+func TestReadManifestForwardCompatible(t *testing.T) {
+	dir := t.TempDir()
+	js := `{"format": "qnext-dump", "version": 1, "future_field": {"x": 1}, "steps": [],
+	        "nodes": [{"order": 0, "step": 0, "name": "lm_head", "layer": -1, "op": "linear", "shape": [1, 4],
+	                   "dtype": "float32", "file": "step0/lm_head.npy", "extra": true}]}`
+	must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(js), 0o644))
+	m, err := ReadManifest(dir)
+	must(t, err)
+	equal(t, len(m.Nodes), 1, "nodes")
+	equal(t, m.Missing, nil, "missing")
+}
+
+func TestStats(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	s := StatsF32([]float32{1, 2, nan, 3, inf, 4})
+	equal(t, s, Stats{Min: 1, Max: 4, Mean: 2.5, Std: math.Sqrt(1.25), Sum: 10, SumSq: 30, NaN: 1, Inf: 1}, "stats")
+	equal(t, StatsF32([]float32{nan}), Stats{NaN: 1}, "all non-finite")
+	equal(t, StatsF32(nil), Stats{}, "empty")
+	equal(t, StatsI64([]int64{-2, 4}), Stats{Min: -2, Max: 4, Mean: 1, Std: 3, Sum: 2, SumSq: 20}, "int64")
+
+	// A large mean must not swamp the deviation (the naive Σx²/n − mean² gives 0 or garbage here).
+	x := make([]float32, 1000)
+	for i := range x {
+		x[i] = 1e4 + float32(i%2)*0.5
+	}
+	if got := StatsF32(x).Std; math.Abs(got-0.25) > 1e-9 {
+		t.Fatalf("std %v, want 0.25", got)
+	}
+}
+
+func TestRanges(t *testing.T) {
+	tests := []struct {
+		in   string
+		yes  []int
+		no   []int
+		text string
+	}{
+		{"", []int{0, 99}, nil, ""},
+		{"0-3,7", []int{0, 3, 7}, []int{4, 8}, "0-3,7"},
+		{" 7 , 1-2 ", []int{1, 2, 7}, []int{0, 3}, "1-2,7"},
+	}
+	for _, tc := range tests {
+		rs, err := ParseRanges(tc.in)
+		must(t, err)
+		for _, v := range tc.yes {
+			if !rs.Contains(v) {
+				t.Fatalf("%q does not contain %d", tc.in, v)
+			}
+		}
+		for _, v := range tc.no {
+			if rs.Contains(v) {
+				t.Fatalf("%q contains %d", tc.in, v)
+			}
+		}
+		equal(t, rs.String(), tc.text, "String")
+	}
+	for _, bad := range []string{"a", "3-1", "-1", "1,,2", "1-"} {
+		_, err := ParseRanges(bad)
+		wantErr(t, err, "range list")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	f, err := NewFilter([]string{`linear_attn\.core$`, `^lm_head$`}, "0-1", "1")
+	must(t, err)
+	tests := []struct {
+		step int
+		name string
+		want bool
+	}{
+		{1, "model.layers.0.linear_attn.core", true},
+		{1, "model.layers.1.linear_attn.core", true},
+		{1, "model.layers.2.linear_attn.core", false}, // layer
+		{0, "model.layers.0.linear_attn.core", false}, // step
+		{1, "model.layers.0.linear_attn.q", false},    // name
+		{1, "lm_head", false},                         // model-level node under a layer filter
+	}
+	for _, tc := range tests {
+		equal(t, f.Match(tc.step, tc.name), tc.want, tc.name)
+	}
+	all, _ := NewFilter(nil, "", "")
+	equal(t, all.Match(5, "lm_head"), true, "empty filter")
+	_, err = NewFilter([]string{"("}, "", "")
+	wantErr(t, err, `name filter "("`)
+	equal(t, LayerOf("model.layers.12.mlp"), 12, "LayerOf")
+	equal(t, LayerOf("model.layers.3"), 3, "LayerOf layer output")
+	equal(t, LayerOf("model.norm"), -1, "LayerOf model-level")
+	equal(t, LayerOf("model.layers.x.mlp"), -1, "LayerOf malformed")
+}
