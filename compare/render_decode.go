@@ -45,7 +45,12 @@ func writeDecode(t *textWriter, r *Report) {
 		if len(rows) > 0 {
 			t.table("rrrrrrrr", []string{"step", "layer", "tokens", "same set", "reordered", "mean overlap", "flips", "near-tie"}, rows)
 		}
-		for _, f := range flips {
+		const maxFlips = 8
+		for i, f := range flips {
+			if i == maxFlips {
+				t.line(fmt.Sprintf("… %d more flips (JSON report lists them all)", len(flips)-maxFlips))
+				break
+			}
 			t.line(f)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/qnext/qnext/ops"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,4 +41,16 @@ func (m *Model) Identity() (Identity, error) {
 	}
 	id.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
 	return id, nil
+}
+
+// WeightsDType returns the storage dtype of the checkpoint's matrices as torch names it
+// ("float32", "bfloat16", "float16").
+func (m *Model) WeightsDType() string {
+	switch m.Embed.DType {
+	case ops.BF16:
+		return "bfloat16"
+	case ops.F16:
+		return "float16"
+	}
+	return "float32"
 }

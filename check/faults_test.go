@@ -1,0 +1,55 @@
+package check_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/runtime"
+)
+
+// firstLayer returns the index of the first layer of kind ("linear", "full", "moe", "all").
+func firstLayer(c *runtime.Config, kind string) int {
+	for i := range c.NumHiddenLayers {
+		switch {
+		case kind == "all",
+			kind == "linear" && c.LayerTypes[i] == runtime.LinearAttention,
+			kind == "full" && c.LayerTypes[i] == runtime.FullAttention,
+			kind == "moe" && c.IsMoE(i):
+			return i
+		}
+	}
+	return -1
+}
+
+// TestFaultsLocalised plants every catalogued porting bug and requires the comparison against the
+// transformers reference to name the node where it was planted as the first divergence, "introduced"
+// there (its inputs still pass).
+func TestFaultsLocalised(t *testing.T) {
+	for _, f := range runtime.FaultCatalogue() {
+		t.Run(f.Name, func(t *testing.T) {
+			name := "tiny"
+			if f.Name == runtime.FaultRouterSoftmaxTopK { // only visible with norm_topk_prob = false
+				name = "tiny-variants"
+			}
+			m := load(t, name, f.Name)
+			want := f.FirstNode
+			if !strings.HasPrefix(want, "model.") && want != "lm_head" {
+				l := firstLayer(m.Cfg, f.Layer)
+				require.GreaterOrEqual(t, l, 0)
+				want = fmt.Sprintf("model.layers.%d.%s", l, want)
+			}
+			r := against(t, m, fixture(name, "ref"), compare.Options{})
+			require.False(t, r.Pass)
+			fd := r.Verdict.FirstDivergence
+			require.NotNil(t, fd)
+			require.Equal(t, want, fd.Name, "first divergence")
+			require.Equal(t, f.MinStep, fd.Step, "step of the first divergence")
+			require.Equal(t, "introduced", fd.Attribution)
+			require.Equal(t, compare.ExitDivergence, r.ExitCode)
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package check_test
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/check"
+	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/dump"
+	"github.com/qnext/qnext/runtime"
+)
+
+// fixture returns the path of a committed fixture part, e.g. fixture("tiny", "model").
+func fixture(parts ...string) string {
+	return filepath.Join(append([]string{"..", "fixtures"}, parts...)...)
+}
+
+func load(t *testing.T, name string, faults ...string) *runtime.Model {
+	t.Helper()
+	m, err := runtime.Load(fixture(name, "model"), runtime.LoadOptions{Faults: faults})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// against runs m on the steps of the reference dump ref and compares.
+func against(t *testing.T, m *runtime.Model, ref string, copts compare.Options) *compare.Report {
+	t.Helper()
+	o := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true}, Version: "test"}
+	r, err := check.AgainstReference(context.Background(), m, ref, t.TempDir(), o, copts)
+	require.NoError(t, err)
+	return r
+}
+
+// TestFixturesEveryNodePasses is the project's own gate: the runtime reproduces every node of every
+// step of the transformers float32 references within the float32 tolerances (rel-L2 ≤ 1e-5).
+func TestFixturesEveryNodePasses(t *testing.T) {
+	for _, name := range []string{"tiny", "tiny-variants"} {
+		t.Run(name, func(t *testing.T) {
+			r := against(t, load(t, name), fixture(name, "ref"), compare.Options{})
+			require.Truef(t, r.Pass, "verdict: %s", r.Verdict.Summary)
+			require.Zero(t, r.Verdict.Counts.Missing+r.Verdict.Counts.Shape+r.Verdict.Counts.Fail+r.Verdict.Counts.Skip)
+			man, err := dump.ReadManifest(fixture(name, "ref"))
+			require.NoError(t, err)
+			require.Equal(t, len(man.Nodes), r.Verdict.Counts.OK, "every reference node compared")
+			for _, n := range r.Nodes {
+				if n.Metrics != nil && n.DType == dump.Float32 {
+					require.LessOrEqualf(t, n.RelL2(), 1e-5, "step %d %s", n.Step, n.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestFixturesLogitsPerStep checks the logits of every step directly against the reference lm_head.
+func TestFixturesLogitsPerStep(t *testing.T) {
+	for _, name := range []string{"tiny", "tiny-variants"} {
+		m := load(t, name)
+		ref := fixture(name, "ref")
+		man, err := dump.ReadManifest(ref)
+		require.NoError(t, err)
+		steps, err := check.StepsFromManifest(man)
+		require.NoError(t, err)
+		_, last, err := check.Run(context.Background(), m, steps, 0, nil)
+		require.NoError(t, err)
+		V := m.Cfg.VocabSize
+		for _, e := range man.Nodes {
+			if e.Name != "lm_head" {
+				continue
+			}
+			want, err := e.Load(ref)
+			require.NoError(t, err)
+			row := want.F32[len(want.F32)-V:]
+			require.LessOrEqualf(t, relL2(last[e.Step], row), 1e-5, "%s step %d logits", name, e.Step)
+		}
+	}
+}
+
+func relL2(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / den)
+}

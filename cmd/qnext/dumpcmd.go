@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qnext/qnext/check"
+	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/dump"
+	"github.com/qnext/qnext/ops"
+	"github.com/qnext/qnext/runtime"
+)
+
+// dumpOptions are the flags of `qnext dump`.
+type dumpOptions struct {
+	Model     string
+	IDs       string
+	Force     string
+	Decode    int
+	Out       string
+	Filters   []string
+	Layers    string
+	Steps     string
+	Stats     bool
+	Edge      int
+	Overwrite bool
+	Inject    []string
+	Threads   int
+}
+
+func init() { addCommand(newDumpCmd) }
+
+func newDumpCmd() *cobra.Command {
+	o := &dumpOptions{}
+	cmd := &cobra.Command{
+		Use:   "dump --model DIR --ids 1,2,3 (--out DIR | --stats)",
+		Short: "Run a checkpoint and record its nodes as .npy + manifest.json (or print their stats)",
+		Long: `dump runs the checkpoint on the prompt ids (one prefill call), then --force-ids (one decode call per id)
+and --decode-steps greedy decode calls, recording the selected nodes. Names are those of docs/nodes.md.
+A node with NaN/Inf stops the run: the dump keeps what was recorded, the first bad node and its extreme
+inputs are reported, and the exit code is 4.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDump(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors)")
+	f.StringVar(&o.IDs, "ids", "", "comma-separated prompt token ids (the prefill call)")
+	f.StringVar(&o.Force, "force-ids", "", "comma-separated ids fed one per decode call after the prompt")
+	f.IntVar(&o.Decode, "decode-steps", 0, "greedy decode calls after the prompt and --force-ids")
+	f.StringVar(&o.Out, "out", "", "dump directory (created; must be empty or a previous dump)")
+	f.StringArrayVar(&o.Filters, "filter", nil, "record nodes whose name matches this regex (repeatable; default all)")
+	f.StringVar(&o.Layers, "layers", "", `layer ranges to record, e.g. "0-3,7" (model-level nodes always match)`)
+	f.StringVar(&o.Steps, "steps", "", `forward calls to record, e.g. "0,2-4"`)
+	f.BoolVar(&o.Stats, "stats", false, "print per-node stats instead of writing files")
+	f.IntVar(&o.Edge, "edge", 3, "with --stats: values shown at each end of a tensor")
+	f.BoolVar(&o.Overwrite, "overwrite", false, "allow --out to be a non-empty directory that is not a dump")
+	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
+	f.IntVar(&o.Threads, "threads", 0, "worker goroutines (0 = all cores)")
+	_ = cmd.MarkFlagRequired("model")
+	_ = cmd.MarkFlagRequired("ids")
+	return cmd
+}
+
+func runDump(ctx context.Context, w io.Writer, o *dumpOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if (o.Out == "") == !o.Stats {
+		return fmt.Errorf("give exactly one of --out DIR and --stats")
+	}
+	if o.Decode < 0 {
+		return fmt.Errorf("--decode-steps must be ≥ 0, got %d", o.Decode)
+	}
+	prompt, err := parseIDs("ids", o.IDs)
+	if err != nil {
+		return err
+	}
+	steps := check.Steps{prompt}
+	if o.Force != "" {
+		forced, err := parseIDs("force-ids", o.Force)
+		if err != nil {
+			return err
+		}
+		for _, id := range forced {
+			steps = append(steps, []int64{id})
+		}
+	}
+	filter, err := dump.NewFilter(o.Filters, o.Layers, o.Steps)
+	if err != nil {
+		return err
+	}
+	ops.SetThreads(o.Threads)
+	m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if o.Stats {
+		_, _, err = check.Run(ctx, m, steps, o.Decode, dump.NewWatch(dump.NewPrinter(w, filter, o.Edge)))
+		return nonFiniteCode(err)
+	}
+	ro := dump.RecorderOptions{Filter: filter, Overwrite: o.Overwrite}
+	man, err := check.Dump(ctx, m, o.Out, steps, o.Decode, check.DumpOptions{Recorder: ro, Version: version})
+	if err != nil {
+		return nonFiniteCode(err)
+	}
+	fmt.Fprintf(w, "wrote %d nodes over %d steps to %s\n", len(man.Nodes), len(man.Steps), o.Out)
+	return nil
+}
+
+// nonFiniteCode maps a NaN/Inf stop to exit code 4 with its details.
+func nonFiniteCode(err error) error {
+	var nf *dump.NonFiniteError
+	if errors.As(err, &nf) {
+		return withCode(compare.ExitNonFinite, fmt.Errorf("%s", nf.Details()))
+	}
+	return err
+}
