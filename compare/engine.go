@@ -17,7 +17,13 @@ type Options struct {
 	DType        string      // compute dtype for DefaultTols; "" = the looser of the two manifests'
 	RouterMargin float64     // router margin below which an expert flip counts as a near-tie (DefaultRouterMargin when 0)
 	Replayer     Replayer    // optional: replays the first divergent node on reference inputs
-	Context      context.Context
+	// NoiseFloor, when set, is a comparison of a second reference against the same reference (e.g. the
+	// float32 transformers run against the bfloat16 one): each node's rel-L2 tolerance is raised to
+	// FloorFactor × its rel-L2 there, and an integer node (routing ids) that already differs there is
+	// skipped. This is the bf16 comparison mode: "within the reference's own dtype noise".
+	NoiseFloor  *Report
+	FloorFactor float64 // DefaultFloorFactor when 0
+	Context     context.Context
 }
 
 // Compare compares the candidate dump cand against the reference ref node by node, in the candidate's
@@ -76,6 +82,7 @@ type comparer struct {
 	res           resolver
 	r             *Report
 	missingReason map[string]map[Key]string // side → node → reason from that side's manifest
+	floor         map[Key]*NodeResult       // Options.NoiseFloor by key, built on first use
 }
 
 func (c *comparer) warn(format string, args ...any) {
@@ -151,9 +158,15 @@ func (c *comparer) node(p pair) NodeResult {
 	}
 	var skip bool
 	n.Tol, skip, n.TolSource = c.res.tol(n.Name)
+	if f := c.opts.NoiseFloor; f != nil {
+		skip = c.applyFloor(&n, skip)
+	}
 	switch {
 	case skip:
-		n.Status, n.Note = Skip, "skipped by policy"
+		n.Status = Skip
+		if n.Note == "" {
+			n.Note = "skipped by policy"
+		}
 	case p.cand == nil || p.ref == nil:
 		n.MissingIn = "candidate"
 		if p.ref == nil {

@@ -34,6 +34,8 @@ type compareOptions struct {
 	AllowMissing []string
 	Plot         string
 	Out          string
+	NoiseFloor   string
+	FloorFactor  float64
 	flags        *pflag.FlagSet
 }
 
@@ -81,6 +83,8 @@ func (o *compareOptions) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Filter, "filter", nil, "compare only nodes whose name matches this regex (repeatable: any)")
 	f.StringArrayVar(&o.AllowMissing, "allow-missing", nil, "glob of nodes that may be absent from one dump (repeatable)")
 	f.StringVar(&o.Plot, "plot", "", "write the per-layer error curve to this SVG file")
+	f.StringVar(&o.NoiseFloor, "noise-floor", "", "second reference dump (e.g. the float32 run when REF is bfloat16): tolerances rise to its distance from REF")
+	f.Float64Var(&o.FloorFactor, "floor-factor", compare.DefaultFloorFactor, "margin over --noise-floor")
 	f.StringVar(&o.Out, "out", "", "write the report to this file instead of stdout (stdout gets the verdict)")
 }
 
@@ -121,6 +125,16 @@ func (o *compareOptions) compare(candDir, refDir string) (*compare.Report, error
 	ref, err := compare.Open(refDir)
 	if err != nil {
 		return nil, err
+	}
+	if o.NoiseFloor != "" {
+		other, err := compare.Open(o.NoiseFloor)
+		if err != nil {
+			return nil, err
+		}
+		if opts.NoiseFloor, err = compare.Compare(other, ref, compare.Options{DType: o.DType}); err != nil {
+			return nil, fmt.Errorf("--noise-floor: %w", err)
+		}
+		opts.FloorFactor = o.FloorFactor
 	}
 	r, err := compare.Compare(cand, ref, opts)
 	if err != nil {
