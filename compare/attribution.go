@@ -3,6 +3,7 @@ package compare
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/qnext/qnext/dump"
@@ -49,8 +50,8 @@ func attribute(rows []NodeResult, byKey map[Key]*NodeResult) {
 
 // isolate replays n on the reference's inputs and records the isolated error: the error of the node
 // alone, without what its inputs inherited. A replay that fails becomes a warning.
-func (c *comparer) isolate(n *NodeResult) {
-	if n == nil || n.DType != dump.Float32 || (n.Status != Fail && n.Status != NonFinite) {
+func (c *comparer) isolate(n *NodeResult, requested bool) {
+	if n == nil || n.DType != dump.Float32 || (!requested && n.Status != Fail && n.Status != NonFinite) {
 		return
 	}
 	m, err := c.replay(n)
@@ -131,4 +132,21 @@ func replayInputs(ref *Dump, ri *index, step int, inputs []string) (map[string]d
 		out[in] = t
 	}
 	return out, nil
+}
+
+// isolateMatching replays every compared node whose name matches one of globs and that has no isolated
+// measurement yet.
+func (c *comparer) isolateMatching(globs []string) {
+	for i := range c.r.Nodes {
+		n := &c.r.Nodes[i]
+		if n.Isolated != nil || n.Metrics == nil || n.Op == "input" {
+			continue
+		}
+		for _, g := range globs {
+			if ok, _ := path.Match(g, n.Name); ok {
+				c.isolate(n, true)
+				break
+			}
+		}
+	}
 }

@@ -21,7 +21,10 @@ type Options struct {
 	// float32 transformers run against the bfloat16 one): each node's rel-L2 tolerance is raised to
 	// FloorFactor × its rel-L2 there, and an integer node (routing ids) that already differs there is
 	// skipped. This is the bf16 comparison mode: "within the reference's own dtype noise".
-	NoiseFloor  *Report
+	NoiseFloor *Report
+	// ReplayNodes are globs (path.Match) of nodes to replay in isolation besides the first divergence,
+	// e.g. "model.layers.3.*" for a whole layer; needs Replayer.
+	ReplayNodes []string
 	FloorFactor float64 // DefaultFloorFactor when 0
 	Context     context.Context
 }
@@ -70,7 +73,10 @@ func Compare(cand, ref *Dump, opts Options) (*Report, error) {
 	c.r.Layers = layerErrors(c.r.Nodes)
 	c.r.finalize()
 	if opts.Replayer != nil && c.r.Verdict.FirstDivergence != nil {
-		c.isolate(byKey[Key{c.r.Verdict.FirstDivergence.Step, c.r.Verdict.FirstDivergence.Name}])
+		c.isolate(byKey[Key{c.r.Verdict.FirstDivergence.Step, c.r.Verdict.FirstDivergence.Name}], false)
+	}
+	if opts.Replayer != nil && len(opts.ReplayNodes) > 0 {
+		c.isolateMatching(opts.ReplayNodes)
 	}
 	return c.r, nil
 }

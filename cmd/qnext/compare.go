@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/qnext/qnext/check"
+	"github.com/qnext/qnext/runtime"
 	"io"
 	"path/filepath"
 	"slices"
@@ -36,6 +38,9 @@ type compareOptions struct {
 	Out          string
 	NoiseFloor   string
 	FloorFactor  float64
+	Model        string
+	Inject       []string
+	Replay       []string
 	flags        *pflag.FlagSet
 }
 
@@ -83,6 +88,9 @@ func (o *compareOptions) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.Filter, "filter", nil, "compare only nodes whose name matches this regex (repeatable: any)")
 	f.StringArrayVar(&o.AllowMissing, "allow-missing", nil, "glob of nodes that may be absent from one dump (repeatable)")
 	f.StringVar(&o.Plot, "plot", "", "write the per-layer error curve to this SVG file")
+	f.StringVar(&o.Model, "model", "", "checkpoint of the candidate: replays the first divergent node on reference inputs")
+	f.StringSliceVar(&o.Inject, "inject", nil, "with --model: faults the candidate was made with (see `qnext faults`)")
+	f.StringArrayVar(&o.Replay, "replay", nil, `with --model: also replay nodes matching this glob, e.g. "model.layers.3.*" (repeatable)`)
 	f.StringVar(&o.NoiseFloor, "noise-floor", "", "second reference dump (e.g. the float32 run when REF is bfloat16): tolerances rise to its distance from REF")
 	f.Float64Var(&o.FloorFactor, "floor-factor", compare.DefaultFloorFactor, "margin over --noise-floor")
 	f.StringVar(&o.Out, "out", "", "write the report to this file instead of stdout (stdout gets the verdict)")
@@ -135,6 +143,21 @@ func (o *compareOptions) compare(candDir, refDir string) (*compare.Report, error
 			return nil, fmt.Errorf("--noise-floor: %w", err)
 		}
 		opts.FloorFactor = o.FloorFactor
+	}
+	if len(o.Replay) > 0 && o.Model == "" {
+		return nil, errors.New("--replay needs --model")
+	}
+	if o.Model != "" {
+		m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		steps, err := check.StepsFromManifest(ref.Manifest)
+		if err != nil {
+			return nil, err
+		}
+		opts.Replayer, opts.ReplayNodes = &check.Replayer{Model: m, Steps: steps}, o.Replay
 	}
 	r, err := compare.Compare(cand, ref, opts)
 	if err != nil {
