@@ -41,6 +41,7 @@ type compareOptions struct {
 	Model        string
 	Inject       []string
 	Replay       []string
+	Repro        string
 	flags        *pflag.FlagSet
 }
 
@@ -62,6 +63,12 @@ func newCompareCmd() *cobra.Command {
 			}
 			if err := o.emit(cmd.OutOrStdout(), r, true); err != nil {
 				return withCode(compare.ExitInput, err)
+			}
+			if o.Repro != "" && r.Verdict.FirstDivergence != nil {
+				if err := check.WriteRepro(o.Repro, r, o.Model, o.Inject); err != nil {
+					return withCode(compare.ExitInput, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "repro of the first divergence written to %s: go test ./%s\n", o.Repro, filepath.ToSlash(filepath.Clean(o.Repro)))
 			}
 			return verdictError(r)
 		},
@@ -91,6 +98,7 @@ func (o *compareOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.Model, "model", "", "checkpoint of the candidate: replays the first divergent node on reference inputs")
 	f.StringSliceVar(&o.Inject, "inject", nil, "with --model: faults the candidate was made with (see `qnext faults`)")
 	f.StringArrayVar(&o.Replay, "replay", nil, `with --model: also replay nodes matching this glob, e.g. "model.layers.3.*" (repeatable)`)
+	f.StringVar(&o.Repro, "repro", "", "with --model: write the first divergent node's inputs, outputs and a Go test replaying it alone to this directory (inside the qnext source tree)")
 	f.StringVar(&o.NoiseFloor, "noise-floor", "", "second reference dump (e.g. the float32 run when REF is bfloat16): tolerances rise to its distance from REF")
 	f.Float64Var(&o.FloorFactor, "floor-factor", compare.DefaultFloorFactor, "margin over --noise-floor")
 	f.StringVar(&o.Out, "out", "", "write the report to this file instead of stdout (stdout gets the verdict)")
@@ -144,8 +152,8 @@ func (o *compareOptions) compare(candDir, refDir string) (*compare.Report, error
 		}
 		opts.FloorFactor = o.FloorFactor
 	}
-	if len(o.Replay) > 0 && o.Model == "" {
-		return nil, errors.New("--replay needs --model")
+	if (len(o.Replay) > 0 || o.Repro != "") && o.Model == "" {
+		return nil, errors.New("--replay and --repro need --model")
 	}
 	if o.Model != "" {
 		m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
