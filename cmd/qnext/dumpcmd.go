@@ -45,7 +45,7 @@ A node with NaN/Inf stops the run: the dump keeps what was recorded, the first b
 inputs are reported, and the exit code is 4.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDump(cmd.Context(), cmd.OutOrStdout(), o)
+			return runDump(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -67,7 +67,7 @@ inputs are reported, and the exit code is 4.`,
 	return cmd
 }
 
-func runDump(ctx context.Context, w io.Writer, o *dumpOptions) error {
+func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -103,22 +103,24 @@ func runDump(ctx context.Context, w io.Writer, o *dumpOptions) error {
 	defer m.Close()
 	if o.Stats {
 		_, _, err = check.Run(ctx, m, steps, o.Decode, dump.NewWatch(dump.NewPrinter(w, filter, o.Edge)))
-		return nonFiniteCode(err)
+		return nonFiniteCode(errw, err)
 	}
 	ro := dump.RecorderOptions{Filter: filter, Overwrite: o.Overwrite}
 	man, err := check.Dump(ctx, m, o.Out, steps, o.Decode, check.DumpOptions{Recorder: ro, Version: version})
 	if err != nil {
-		return nonFiniteCode(err)
+		return nonFiniteCode(errw, err)
 	}
 	fmt.Fprintf(w, "wrote %d nodes over %d steps to %s\n", len(man.Nodes), len(man.Steps), o.Out)
 	return nil
 }
 
-// nonFiniteCode maps a NaN/Inf stop to exit code 4 with its details.
-func nonFiniteCode(err error) error {
+// nonFiniteCode maps a NaN/Inf stop to exit code 4: the inputs of the bad node go to errw, the error
+// itself is one line.
+func nonFiniteCode(errw io.Writer, err error) error {
 	var nf *dump.NonFiniteError
 	if errors.As(err, &nf) {
-		return withCode(compare.ExitNonFinite, fmt.Errorf("%s", nf.Details()))
+		fmt.Fprintf(errw, "inputs of the first non-finite node (! = extreme):\n%s", nf.Details())
+		return withCode(compare.ExitNonFinite, nf)
 	}
 	return err
 }

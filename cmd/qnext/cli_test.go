@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/runtime/safetensors"
+)
+
+const (
+	tinyModel = "../../fixtures/tiny/model"
+	tinyRef   = "../../fixtures/tiny/ref"
+)
+
+// qnext runs the CLI in-process and returns its exit code, stdout and stderr.
+func qnext(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// nanModel writes a copy of the tiny fixture whose layer-1 out_proj holds a NaN.
+func nanModel(t *testing.T) string {
+	t.Helper()
+	ck, err := safetensors.OpenDir(tinyModel)
+	require.NoError(t, err)
+	defer ck.Close()
+	var ts []safetensors.WriteTensor
+	for name, tt := range ck.Tensors {
+		data := append([]byte(nil), tt.Data...)
+		if name == "model.layers.1.linear_attn.out_proj.weight" {
+			binary.LittleEndian.PutUint32(data, 0x7fc00000)
+		}
+		ts = append(ts, safetensors.WriteTensor{Name: name, DType: tt.DType, Shape: tt.Shape, Data: data})
+	}
+	dir := t.TempDir()
+	require.NoError(t, safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil))
+	cfg, err := os.ReadFile(filepath.Join(tinyModel, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644))
+	return dir
+}
+
+func TestCLI(t *testing.T) {
+	tmp := t.TempDir()
+	d1 := filepath.Join(tmp, "d1")
+	partial := filepath.Join(tmp, "partial")
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string
+		stderr   []string
+		jsonOut  bool
+		wantFile string
+	}{
+		{name: "faults", args: []string{"faults"}, stdout: []string{"tiled-head-repeat", "norm-no-plus-one"}},
+		{name: "demo passes", args: []string{"demo"}, stdout: []string{"PASS: 705 nodes: 705 OK", "logits"}},
+		{name: "demo localises a bug", args: []string{"demo", "--inject", "norm-no-plus-one"}, code: 1,
+			stdout: []string{"first divergence: step 0 model.layers.0.input_layernorm", "introduced"}},
+		{name: "demo json", args: []string{"demo", "--format", "json"}, jsonOut: true},
+		{name: "demo unknown fault", args: []string{"demo", "--inject", "bogus"}, code: 2, stderr: []string{`unknown fault "bogus"`}},
+		{name: "unknown flag", args: []string{"demo", "--bogus"}, code: 2, stderr: []string{"unknown flag: --bogus"}},
+		{name: "dump", args: []string{"dump", "--model", tinyModel, "--ids", "1,2,3", "--force-ids", "4", "--out", d1},
+			stdout: []string{"over 2 steps"}, wantFile: filepath.Join(d1, "manifest.json")},
+		{name: "inspect", args: []string{"inspect", d1}, stdout: []string{"steps: 0 prefill", "model.layers.3.self_attn.q_rope"}},
+		{name: "compare self", args: []string{"compare", d1, d1}, stdout: []string{"PASS"}},
+		{name: "gate other prompt length", args: []string{"gate", d1, tinyRef}, code: 3, stdout: []string{"input_ids (SHAPE"}},
+		{name: "dump subset", args: []string{"dump", "--model", tinyModel, "--ids", "1,2,3", "--force-ids", "4",
+			"--filter", `^model\.layers\.0\.`, "--out", partial}},
+		{name: "gate missing nodes", args: []string{"gate", partial, d1}, code: 3},
+		{name: "compare missing dir", args: []string{"compare", filepath.Join(tmp, "nope"), d1}, code: 2, stderr: []string{"nope"}},
+		{name: "dump out and stats", args: []string{"dump", "--model", tinyModel, "--ids", "1", "--out", d1, "--stats"}, code: 2,
+			stderr: []string{"exactly one of --out DIR and --stats"}},
+		{name: "dump bad id", args: []string{"dump", "--model", tinyModel, "--ids", "1,x", "--stats"}, code: 2, stderr: []string{`"x" is not a token id`}},
+		{name: "dump id out of vocab", args: []string{"dump", "--model", tinyModel, "--ids", "99999", "--stats"}, code: 2,
+			stderr: []string{"token id 99999", "outside the vocabulary"}},
+		{name: "dump stats", args: []string{"dump", "--model", tinyModel, "--ids", "1,2", "--stats", "--filter", "lm_head"},
+			stdout: []string{"lm_head = linear(model.norm)", "sumsq"}},
+		{name: "missing model", args: []string{"dump", "--model", filepath.Join(tmp, "none"), "--ids", "1", "--stats"}, code: 2,
+			stderr: []string{"config.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := qnext(t, tc.args...)
+			require.Equalf(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", out, errs)
+			for _, s := range tc.stdout {
+				require.Contains(t, out, s)
+			}
+			for _, s := range tc.stderr {
+				require.Contains(t, errs, s)
+			}
+			if code != 0 {
+				require.Equal(t, 1, strings.Count(errs, "qnext: "), "one error line: %q", errs)
+				require.True(t, strings.HasSuffix(errs, "\n") && !strings.Contains(errs[strings.Index(errs, "qnext: "):len(errs)-1], "\n"), "one-line error: %q", errs)
+			}
+			if tc.jsonOut {
+				var v map[string]any
+				require.NoError(t, json.Unmarshal([]byte(out), &v))
+			}
+			if tc.wantFile != "" {
+				require.FileExists(t, tc.wantFile)
+			}
+		})
+	}
+}
+
+// TestCLINonFinite: a NaN weight stops the dump at the first node that produced it, names it, keeps a
+// readable dump of the nodes before it and exits 4.
+func TestCLINonFinite(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "nan")
+	code, _, errs := qnext(t, "dump", "--model", nanModel(t), "--ids", "1,2,3", "--out", out)
+	require.Equal(t, 4, code, errs)
+	require.Contains(t, errs, "non-finite values first at step 0 node model.layers.1.linear_attn.out_proj")
+	require.Contains(t, errs, "the op itself produced them")
+	code, stdout, _ := qnext(t, "inspect", out)
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "model.layers.1.linear_attn.norm")
+}
