@@ -47,11 +47,28 @@ func parallelFor(n int, f func(lo, hi int)) {
 //
 //	y[t, o] = Σ_i x[t, i] · W[o, i]      x [T, Cols], W [Rows, Cols], y [T, Rows]
 //
-// The work is split over output rows; bf16/f16 weights are widened one row at a time.
+// The work is split over output rows (the package's worker count, see SetThreads). On amd64 with
+// AVX2 + FMA + F16C the sums run in assembly kernels (AVX-512 ones where the CPU has AVX-512 F/BW; see
+// linear_amd64.go): for small T each weight is streamed from memory once per call, for larger T the
+// kernels block over tokens, rows and Cols and widen bf16/f16 weights once per call. Elsewhere, or with
+// the purego build tag, linearGeneric does the work. Both accumulate in float32 (in different orders);
+// bf16/f16 weights are widened exactly, so the products are those of the float32 values.
 func Linear(y, x []float32, w *Mat, T int) {
 	if len(x) != T*w.Cols || len(y) != T*w.Rows {
 		panic(fmt.Sprintf("ops: Linear: x %d, y %d for T=%d, W [%d, %d]", len(x), len(y), T, w.Rows, w.Cols))
 	}
+	if T == 0 || w.Rows == 0 {
+		return
+	}
+	if useAsm {
+		linearAsm(y, x, w, T)
+		return
+	}
+	linearGeneric(y, x, w, T)
+}
+
+// linearGeneric is the portable Linear: bf16/f16 weights are widened one row at a time.
+func linearGeneric(y, x []float32, w *Mat, T int) {
 	parallelFor(w.Rows, func(lo, hi int) {
 		var row []float32
 		if w.DType != F32 {
