@@ -60,6 +60,10 @@ func Linear(y, x []float32, w *Mat, T int) {
 	if T == 0 || w.Rows == 0 {
 		return
 	}
+	if b := backend; b != nil {
+		b.Linear(y, x, w, T)
+		return
+	}
 	if useAsm {
 		linearAsm(y, x, w, T)
 		return

@@ -11,8 +11,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/qnext/qnext/ops"
 )
 
 // commands holds the constructors of the top-level verbs, registered by each verb's file.
@@ -44,6 +47,10 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	var backend string
+	root.PersistentFlags().StringVar(&backend, "backend", "cpu",
+		"where matrix products run: "+strings.Join(ops.Backends(), ", ")+" (cuda needs a -tags cuda build)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return ops.UseBackend(backend) }
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

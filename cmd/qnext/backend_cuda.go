@@ -1,0 +1,6 @@
+//go:build cuda
+
+package main
+
+// The CUDA backend registers itself as "cuda" (see ops/cuda).
+import _ "github.com/qnext/qnext/ops/cuda"
