@@ -13,6 +13,9 @@ import (
 type LoadOptions struct {
 	// Faults lists fault-injection names (see FaultCatalogue) to plant in the forward pass.
 	Faults []string
+	// Progress, when set, is called after each decoder layer is bound (done of total layers). Weights are
+	// memory-mapped, so binding is quick; pages are read from disk as the first forward pass touches them.
+	Progress func(done, total int)
 }
 
 // Model is a loaded, immutable Qwen3-Next checkpoint.
@@ -86,7 +89,7 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	m, err := FromSource(cfg, safetensorsSource{ck}, faults)
+	m, err := fromSource(cfg, safetensorsSource{ck}, faults, opts.Progress)
 	if err != nil {
 		ck.Close()
 		return nil, fmt.Errorf("runtime: %s: %w", dir, err)
@@ -99,6 +102,10 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 // checkpoint surgery happens: (1+w) norm scales, conv1d [C,1,K] → [C,K], −exp(A_log), fused or
 // per-expert MoE layouts.
 func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) {
+	return fromSource(cfg, src, faults, nil)
+}
+
+func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(done, total int)) (*Model, error) {
 	b := newBinder(src)
 	H, V := cfg.HiddenSize, cfg.VocabSize
 	m := &Model{Cfg: cfg, faults: faults, src: src}
@@ -123,6 +130,9 @@ func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) 
 			return nil, err
 		}
 		m.Layers = append(m.Layers, l)
+		if progress != nil {
+			progress(i+1, cfg.NumHiddenLayers)
+		}
 	}
 	if extra := b.unused(ignoredTensor); len(extra) > 0 {
 		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", extra[0], len(extra))
