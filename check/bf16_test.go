@@ -15,12 +15,7 @@ import (
 // float32 run, so its distance to the bf16 run is that same rounding noise). Integer routing nodes may flip
 // at near-ties and are excluded; their effect on the float nodes is part of the floor.
 func TestBF16WithinNoiseFloor(t *testing.T) {
-	refF32, err := compare.Open(fixture("tiny", "ref"))
-	require.NoError(t, err)
-	refBF16, err := compare.Open(fixture("tiny", "ref-bf16"))
-	require.NoError(t, err)
-	floor, err := compare.Compare(refF32, refBF16, compare.Options{DType: "bfloat16"})
-	require.NoError(t, err)
+	floor := noiseFloor(t)
 	ours := against(t, load(t, "tiny"), fixture("tiny", "ref-bf16"), compare.Options{DType: "bfloat16"})
 	floorOf := map[compare.Key]float64{}
 	worst := 0.0
@@ -47,16 +42,23 @@ func TestBF16WithinNoiseFloor(t *testing.T) {
 // reference, tolerances raised to the f32-vs-bf16 floor. It passes for the runtime and still localises
 // a planted bug.
 func TestBF16GateWithNoiseFloor(t *testing.T) {
-	refF32, err := compare.Open(fixture("tiny", "ref"))
-	require.NoError(t, err)
-	refBF16, err := compare.Open(fixture("tiny", "ref-bf16"))
-	require.NoError(t, err)
-	floor, err := compare.Compare(refF32, refBF16, compare.Options{DType: "bfloat16"})
-	require.NoError(t, err)
+	floor := noiseFloor(t)
 	opts := compare.Options{DType: "bfloat16", NoiseFloor: floor}
 	ok := against(t, load(t, "tiny"), fixture("tiny", "ref-bf16"), opts)
 	require.Truef(t, ok.Pass, "verdict: %s", ok.Verdict.Summary)
 	bad := against(t, load(t, "tiny", "norm-no-plus-one"), fixture("tiny", "ref-bf16"), opts)
 	require.False(t, bad.Pass)
 	require.Equal(t, "model.layers.0.input_layernorm", bad.Verdict.FirstDivergence.Name)
+}
+
+// noiseFloor compares the transformers float32 reference of tiny against its bfloat16 run.
+func noiseFloor(t *testing.T) *compare.Report {
+	t.Helper()
+	refF32, err := compare.Open(fixture("tiny", "ref"))
+	require.NoError(t, err)
+	refBF16, err := compare.Open(fixture("tiny", "ref-bf16"))
+	require.NoError(t, err)
+	floor, err := compare.Compare(refF32, refBF16, compare.Options{DType: "bfloat16"})
+	require.NoError(t, err)
+	return floor
 }

@@ -2,11 +2,12 @@ package check_test
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/internal/numtest"
 
 	"github.com/qnext/qnext/check"
 	"github.com/qnext/qnext/compare"
@@ -77,17 +78,7 @@ func TestFixturesLogitsPerStep(t *testing.T) {
 			want, err := e.Load(ref)
 			require.NoError(t, err)
 			row := want.F32[len(want.F32)-V:]
-			require.LessOrEqualf(t, relL2(last[e.Step], row), 1e-5, "%s step %d logits", name, e.Step)
+			require.LessOrEqualf(t, numtest.RelL2(last[e.Step], row), 1e-5, "%s step %d logits", name, e.Step)
 		}
 	}
-}
-
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / den)
 }

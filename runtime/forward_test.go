@@ -1,12 +1,13 @@
 package runtime_test
 
 import (
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/qnext/qnext/internal/numtest"
 
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/synth"
@@ -32,17 +33,6 @@ func randomIDs(n, vocab int, seed uint64) []int64 {
 	return ids
 }
 
-// relL2 returns ‖a−b‖/‖b‖.
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / den)
-}
-
 // lastRow returns row T-1 of logits [T, V].
 func lastRow(logits []float32, V int) []float32 { return logits[len(logits)-V:] }
 
@@ -61,7 +51,7 @@ func TestPrefillEqualsPrefillPlusDecode(t *testing.T) {
 			got, err := m.Forward(st, ids[j:j+1], nil)
 			require.NoError(t, err)
 			want := full[j*V : (j+1)*V]
-			require.LessOrEqualf(t, relL2(got, want), 1e-5, "T=%d k=%d token %d", tc.T, tc.k, j)
+			require.LessOrEqualf(t, numtest.RelL2(got, want), 1e-5, "T=%d k=%d token %d", tc.T, tc.k, j)
 		}
 	}
 }
@@ -78,7 +68,7 @@ func TestContinuationEqualsOnePrefill(t *testing.T) {
 		got, err := m.Forward(st, ids[span[0]:span[1]], nil)
 		require.NoError(t, err)
 		want := full[span[0]*V : span[1]*V]
-		require.LessOrEqualf(t, relL2(got, want), 1e-5, "span %v", span)
+		require.LessOrEqualf(t, numtest.RelL2(got, want), 1e-5, "span %v", span)
 	}
 	require.Equal(t, 150, st.Pos)
 	require.Equal(t, 4, st.Step)

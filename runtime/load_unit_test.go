@@ -13,6 +13,7 @@ import (
 	"github.com/x448/float16"
 
 	"github.com/qnext/qnext/ops"
+	"github.com/qnext/qnext/internal/numtest"
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/safetensors"
 	"github.com/qnext/qnext/runtime/synth"
@@ -276,7 +277,7 @@ func TestLoad16BitCheckpoints(t *testing.T) {
 			m32 := loadDir(t, rewriteCheckpoint(t, dir, widenTo32))
 			ids := randomIDs(70, c.VocabSize, 4) // > one delta-rule chunk
 			got, want := forwardIDs(t, m16, ids), forwardIDs(t, m32, ids)
-			require.LessOrEqual(t, relL2(got, want), tolWidened)
+			require.LessOrEqual(t, numtest.RelL2(got, want), tolWidened)
 		})
 	}
 }
@@ -340,7 +341,7 @@ func TestLoadBiasAndTieAreUsed(t *testing.T) {
 		}
 		return ts
 	})
-	require.Greater(t, relL2(forwardIDs(t, loadDir(t, zeroBias), ids), base), 1e-4)
+	require.Greater(t, numtest.RelL2(forwardIDs(t, loadDir(t, zeroBias), ids), base), 1e-4)
 
 	// a tied checkpoint that still ships lm_head.weight: it is accepted and ignored
 	withHead := rewriteCheckpoint(t, dir, func(ts []safetensors.WriteTensor) []safetensors.WriteTensor {

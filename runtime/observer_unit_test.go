@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/qnext/qnext/internal/numtest"
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/synth"
 )
@@ -235,7 +236,7 @@ func TestObserverReplacement(t *testing.T) {
 			require.NoError(t, err)
 			require.NotEmpty(t, tc.rec.nodes)
 			if tc.changes {
-				require.Greater(t, relL2(got, base), 1e-4)
+				require.Greater(t, numtest.RelL2(got, base), 1e-4)
 			} else {
 				require.Equal(t, base, got)
 			}
