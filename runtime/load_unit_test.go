@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/x448/float16"
 
-	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/internal/numtest"
+	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/safetensors"
 	"github.com/qnext/qnext/runtime/synth"
