@@ -19,14 +19,70 @@ func Softplus(x float32) float32 {
 	return float32(math.Log1p(math.Exp(float64(x))))
 }
 
-// SwiGLU computes y = silu(gate)·up elementwise.
+// SwiGLU computes y = silu(gate)·up elementwise (y may alias gate or up).
 func SwiGLU(y, gate, up []float32) {
 	if len(gate) != len(up) || len(y) != len(up) {
 		panic(fmt.Sprintf("ops: SwiGLU: gate %d, up %d, y %d", len(gate), len(up), len(y)))
 	}
-	for i := range y {
+	n := vecAct(actSwiGLU, y, gate, up)
+	for i := n; i < len(y); i++ {
 		y[i] = SiLU(gate[i]) * up[i]
 	}
+}
+
+// SiLUs sets y[i] = SiLU(x[i]) (y may alias x).
+func SiLUs(y, x []float32) {
+	checkAct("SiLUs", y, x)
+	for i := vecAct(actSiLU, y, x, nil); i < len(y); i++ {
+		y[i] = SiLU(x[i])
+	}
+}
+
+// Sigmoids sets y[i] = Sigmoid(x[i]) (y may alias x).
+func Sigmoids(y, x []float32) {
+	checkAct("Sigmoids", y, x)
+	for i := vecAct(actSigmoid, y, x, nil); i < len(y); i++ {
+		y[i] = Sigmoid(x[i])
+	}
+}
+
+// Exps sets y[i] = float32(exp(float64(x[i]))) (y may alias x).
+func Exps(y, x []float32) {
+	checkAct("Exps", y, x)
+	for i := vecAct(actExp, y, x, nil); i < len(y); i++ {
+		y[i] = float32(math.Exp(float64(x[i])))
+	}
+}
+
+func checkAct(name string, y, x []float32) {
+	if len(y) != len(x) {
+		panic(fmt.Sprintf("ops: %s: x %d, y %d", name, len(x), len(y)))
+	}
+}
+
+// Modes of actKernel.
+const (
+	actExp = iota
+	actSigmoid
+	actSiLU
+	actSwiGLU
+)
+
+// vecAct runs actKernel over the longest prefix of whole blocks of 8 and returns its length (0 without
+// the kernel). The kernel evaluates the same float64 formulas as Sigmoid, SiLU and math.Exp with its own
+// exp (see act_kernels_amd64.s): the float32 results agree to the last bit but for about one value in
+// 10⁸, which may differ by one unit in the last place.
+func vecAct(mode int, y, x, up []float32) int {
+	n := len(y) &^ 7
+	if !actAsm || n == 0 {
+		return 0
+	}
+	var u *float32
+	if up != nil {
+		u = &up[0]
+	}
+	actKernel(mode, &y[0], &x[0], u, n)
+	return n
 }
 
 // Softmax replaces each row of length n by its softmax (max-subtracted, float64 sum).

@@ -10,11 +10,76 @@ import "fmt"
 // (oldest first; zeros before the first call). This is torch's conv1d (cross-correlation) with K−1
 // zeros of left padding at prefill, and causal_conv1d_update at decode. Afterwards state holds the last
 // K inputs. y [T, C] is the output before SiLU.
+//
+// The sums run over j in order from 0. From T ≥ K on they run time-major (each worker takes a range of
+// channels and sweeps the rows of x and y contiguously); shorter calls (decode) go channel by channel.
 func CausalConv1D(y, x, state, w []float32, T, C, K int) {
 	if len(x) != T*C || len(y) != T*C || len(state) != C*K || len(w) != C*K {
 		panic(fmt.Sprintf("ops: CausalConv1D: x %d, y %d, state %d, w %d for T=%d C=%d K=%d", len(x), len(y), len(state), len(w), T, C, K))
 	}
-	parallelFor(C, func(lo, hi int) {
+	if T < K {
+		causalConvByChannel(y, x, state, w, T, C, K)
+		return
+	}
+	causalConvTimeMajor(y, x, state, w, T, C, K)
+}
+
+// causalConvTimeMajor is CausalConv1D row by row, vectorisable over channels.
+func causalConvTimeMajor(y, x, state, w []float32, T, C, K int) {
+	pre := make([]float32, K*C) // the state as rows: pre[(τ+K)·C + c] = u[τ, c] for τ = −K..−1
+	wT := make([]float32, K*C)  // [K, C]
+	for c := 0; c < C; c++ {
+		for j := 0; j < K; j++ {
+			pre[j*C+c] = state[c*K+j]
+			wT[j*C+c] = w[c*K+j]
+		}
+	}
+	// row returns u[τ, lo:hi] for τ ∈ [−K, T).
+	row := func(tau, lo, hi int) []float32 {
+		if tau < 0 {
+			return pre[(tau+K)*C+lo : (tau+K)*C+hi]
+		}
+		return x[tau*C+lo : tau*C+hi]
+	}
+	parallelForWork(C, T*C*K, func(lo, hi int) {
+		for t := 0; t < T; t++ {
+			yr := y[t*C+lo : t*C+hi]
+			clear(yr)
+			for j := 0; j < K; j++ {
+				ur, wj := row(t-(K-1)+j, lo, hi), wT[j*C+lo:j*C+hi]
+				ur = ur[:len(yr)]
+				wj = wj[:len(yr)]
+				for c := range yr {
+					yr[c] += wj[c] * ur[c]
+				}
+			}
+		}
+		for c := lo; c < hi; c++ {
+			for j := 0; j < K; j++ {
+				state[c*K+j] = row(T-K+j, c, c+1)[0]
+			}
+		}
+	})
+}
+
+// causalConvByChannel is CausalConv1D channel by channel (for short T: no transposed copies). One token
+// with little work runs on the calling goroutine, without a buffer.
+func causalConvByChannel(y, x, state, w []float32, T, C, K int) {
+	if T == 1 && C*K <= 1<<16 {
+		for c := 0; c < C; c++ {
+			st, wc := state[c*K:(c+1)*K], w[c*K:(c+1)*K]
+			var s float32
+			for j := 0; j < K-1; j++ {
+				s += wc[j] * st[j+1]
+				st[j] = st[j+1]
+			}
+			s += wc[K-1] * x[c]
+			st[K-1] = x[c]
+			y[c] = s
+		}
+		return
+	}
+	parallelForWork(C, T*C*K, func(lo, hi int) {
 		u := make([]float32, K+T) // u[K+τ] = input at time τ of this call; u[0..K) = state
 		for c := lo; c < hi; c++ {
 			copy(u[:K], state[c*K:(c+1)*K])
@@ -23,14 +88,23 @@ func CausalConv1D(y, x, state, w []float32, T, C, K int) {
 			}
 			wc := w[c*K : (c+1)*K]
 			for t := 0; t < T; t++ {
-				// window u[K+t−(K−1) .. K+t] = u[t+1 .. t+K]
 				var s float32
-				for j := 0; j < K; j++ {
-					s += wc[j] * u[t+1+j]
+				for j, wv := range wc {
+					s += wv * u[t+1+j]
 				}
 				y[t*C+c] = s
 			}
 			copy(state[c*K:(c+1)*K], u[T:T+K])
 		}
 	})
+}
+
+// parallelForWork is parallelFor for a job of the given work (multiply-adds): below minParallelWork it
+// runs on the calling goroutine.
+func parallelForWork(n, work int, f func(lo, hi int)) {
+	if work < minParallelWork {
+		f(0, n)
+		return
+	}
+	parallelFor(n, f)
 }

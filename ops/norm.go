@@ -43,11 +43,13 @@ func GatedRMSNorm(y, x, z, w []float32, eps float32) {
 	if len(x)%n != 0 || len(y) != len(x) || len(z) != len(x) {
 		panic(fmt.Sprintf("ops: GatedRMSNorm: x %d, z %d, y %d, w %d", len(x), len(z), len(y), n))
 	}
+	sz := make([]float32, n)
 	for r := 0; r < len(x); r += n {
-		xr, zr, yr := x[r:r+n], z[r:r+n], y[r:r+n]
+		xr, yr := x[r:r+n], y[r:r+n]
 		inv := rsqrtMeanSq(xr, eps)
+		SiLUs(sz, z[r:r+n])
 		for i, v := range xr {
-			yr[i] = w[i] * (v * inv) * SiLU(zr[i])
+			yr[i] = w[i] * (v * inv) * sz[i]
 		}
 	}
 }

@@ -60,13 +60,13 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 		return nil, err
 	}
 	gated := make([]float32, T*nq*D) // [T, nq·D]
-	noSig := p.m.faults.has(FaultAttnGateNoSigmoid)
+	if p.m.faults.has(FaultAttnGateNoSigmoid) {
+		copy(gated, gate)
+	} else {
+		ops.Sigmoids(gated, gate)
+	}
 	for j, o := range out {
-		if noSig {
-			gated[j] = o * gate[j]
-		} else {
-			gated[j] = o * ops.Sigmoid(gate[j])
-		}
+		gated[j] = o * gated[j]
 	}
 	if err := p.emit(i, "self_attn.gated", []int{T, nq * D}, gated); err != nil {
 		return nil, err
@@ -146,8 +146,10 @@ func (p *pass) appendKV(i int, kr, vp []float32, nkv, D int) error {
 }
 
 // attend computes causal softmax(q·kᵀ/sqrt(D))·v over the cache for q [T, nq, D]; query head h reads
-// KV head h / (nq/nkv). Returns attn_out [T, nq·D]. The probabilities [nq, T, P] are materialised
-// only when the observer wants them (and a replacement is honoured).
+// KV head h / (nq/nkv). Returns attn_out [T, nq·D]. Both products run on ops.GemmTri over blocks of up
+// to attnRows queries of one head (the keys are transposed once per call), skipping the masked part.
+// The probabilities [nq, T, P] are materialised only when the observer wants them (and a replacement is
+// honoured: the whole replaced row is mixed).
 func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 	ls := &p.st.layers[i]
 	T, P := p.T, len(ls.keys[0])/D
@@ -161,57 +163,73 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 		}
 		return h / group
 	}
-	// probs fills row [P] with the attention probabilities of query t of head h.
-	probs := func(row []float32, h, t int) {
-		keys := ls.keys[kvHead(h)]
-		qv := q[(t*nq+h)*D : (t*nq+h+1)*D]
-		n := past + t + 1
-		if noMask {
-			n = P
+	kT := make([]float32, nkv*D*P) // per KV head [D, P]
+	for j, keys := range ls.keys {
+		kt := kT[j*D*P : (j+1)*D*P]
+		for s := 0; s < P; s++ {
+			for d, x := range keys[s*D : (s+1)*D] {
+				kt[d*P+s] = x
+			}
 		}
-		for s := 0; s < n; s++ {
-			row[s] = ops.Dot(qv, keys[s*D:(s+1)*D]) * scale
+	}
+	tri := ops.TriLowerC
+	if noMask {
+		tri = ops.TriNone
+	}
+	// probs fills rows [nt, P] with the probabilities of queries t0..t0+nt of head h.
+	probs := func(rows []float32, h, t0, nt int) {
+		kv := kvHead(h)
+		ops.GemmTri(tri, past+t0, nt, P, D, q[(t0*nq+h)*D:], nq*D, kT[kv*D*P:(kv+1)*D*P], P, 0, rows, P)
+		for r := 0; r < nt; r++ {
+			row := rows[r*P : (r+1)*P]
+			n := past + t0 + r + 1
+			if noMask {
+				n = P
+			}
+			for s := range row[:n] {
+				row[s] *= scale
+			}
+			ops.Softmax(row[:n], n)
+			clear(row[n:])
 		}
-		ops.Softmax(row[:n], n)
-		clear(row[n:])
 	}
 	out := make([]float32, T*nq*D)
-	// mix writes out[t, h] = Σ_s row[s]·v[s].
-	mix := func(row []float32, h, t int) {
-		vals := ls.values[kvHead(h)]
-		o := out[(t*nq+h)*D : (t*nq+h+1)*D]
-		for s, w := range row {
-			if w != 0 {
-				axpy(o, w, vals[s*D:(s+1)*D])
-			}
+	// mix writes out[t0..t0+nt, h] = rows·v; full mixes every column of rows (a replaced attn_probs).
+	mix := func(rows []float32, h, t0, nt int, full bool) {
+		t := ops.TriLowerA
+		if full || noMask {
+			t = ops.TriNone
 		}
+		ops.GemmTri(t, past+t0, nt, D, P, rows, P, ls.values[kvHead(h)], D, 0, out[(t0*nq+h)*D:], nq*D)
 	}
+	nb := (T + attnRows - 1) / attnRows
 	if p.wants(i, "self_attn.attn_probs") {
 		all := make([]float32, nq*T*P) // [nq, T, P]
-		for h := 0; h < nq; h++ {
-			for t := 0; t < T; t++ {
-				probs(all[(h*T+t)*P:(h*T+t+1)*P], h, t)
-			}
-		}
+		parallelHeads(nq*nb, nq*T*P*D, func(it int) {
+			h, t0 := it/nb, it%nb*attnRows
+			probs(all[(h*T+t0)*P:], h, t0, min(attnRows, T-t0))
+		})
 		if err := p.emitAsked(i, "self_attn.attn_probs", []int{nq, T, P}, all); err != nil {
 			return nil, err
 		}
-		for h := 0; h < nq; h++ {
-			for t := 0; t < T; t++ {
-				mix(all[(h*T+t)*P:(h*T+t+1)*P], h, t)
-			}
-		}
+		parallelHeads(nq*nb, nq*T*P*D, func(it int) {
+			h, t0 := it/nb, it%nb*attnRows
+			mix(all[(h*T+t0)*P:], h, t0, min(attnRows, T-t0), true)
+		})
 		return out, nil
 	}
-	parallelHeads(nq, func(h int) {
-		row := make([]float32, P)
-		for t := 0; t < T; t++ {
-			probs(row, h, t)
-			mix(row, h, t)
-		}
+	parallelHeads(nq*nb, nq*T*P*D, func(it int) {
+		h, t0 := it/nb, it%nb*attnRows
+		nt := min(attnRows, T-t0)
+		rows := make([]float32, nt*P)
+		probs(rows, h, t0, nt)
+		mix(rows, h, t0, nt, false)
 	})
 	return out, nil
 }
+
+// attnRows is the number of queries of one head handled together by attend.
+const attnRows = 64
 
 // axpy computes y += a·x.
 func axpy(y []float32, a float32, x []float32) {

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/qnext/qnext/ops"
 )
@@ -83,8 +85,7 @@ func (p *pass) run(ids []int64) ([]float32, error) {
 	if err := p.emit(-1, "model.norm", []int{T, H}, h); err != nil {
 		return nil, err
 	}
-	logits := make([]float32, T*V) // [T, V]
-	ops.Linear(logits, h, m.LMHead, T)
+	logits := linear(h, m.LMHead, nil, T) // [T, V]
 	if err := p.emit(-1, "lm_head", []int{T, V}, logits); err != nil {
 		return nil, err
 	}
@@ -143,17 +144,12 @@ func (p *pass) wants(layer int, suffix string) bool {
 	if p.obs == nil {
 		return false
 	}
-	return p.obs.Want(p.step, p.name(layer, suffix))
+	return p.obs.Want(p.step, p.node(layer, suffix).name)
 }
 
-func (p *pass) name(layer int, suffix string) string {
-	if layer < 0 {
-		return suffix
-	}
-	return layerName(layer, suffix)
-}
-
-// emit reports a float32 node computed at layer (−1 for model level) under its canonical name.
+// emit reports a float32 node computed at layer (−1 for model level) under its canonical name. With a
+// nil observer it returns at once; shape does not escape (observe copies it), so the callers' shape
+// literals stay on their stacks.
 func (p *pass) emit(layer int, suffix string, shape []int, data []float32) error {
 	if p.obs == nil {
 		return nil
@@ -175,16 +171,65 @@ func (p *pass) emitI(layer int, suffix string, shape []int, data []int64) error 
 }
 
 func (p *pass) observe(layer int, suffix string, shape []int, v Value, asked bool) error {
-	name := p.name(layer, suffix)
-	if !asked && !p.obs.Want(p.step, name) {
+	e := p.node(layer, suffix)
+	if !asked && !p.obs.Want(p.step, e.name) {
 		return nil
 	}
-	op, inputs := p.m.nodeInfo(layer, suffix)
-	n := &Node{Name: name, Step: p.step, Layer: layer, Op: op, Shape: shape, Inputs: inputs}
-	if err := p.obs.Observe(n, v); err != nil {
-		return fmt.Errorf("observer at %s: %w", name, err)
+	// One allocation for the node and (up to 4 dims) its shape; Inputs is the cached slice, clipped so
+	// that an append by the observer copies.
+	nb := &nodeBuf{}
+	nb.Node = Node{Name: e.name, Step: p.step, Layer: layer, Op: e.op, Inputs: slices.Clip(e.inputs)}
+	if len(shape) <= len(nb.dims) {
+		nb.Shape = append(nb.dims[:0:len(nb.dims)], shape...)
+	} else {
+		nb.Shape = slices.Clone(shape)
+	}
+	if err := p.obs.Observe(&nb.Node, v); err != nil {
+		return fmt.Errorf("observer at %s: %w", e.name, err)
 	}
 	return nil
+}
+
+// nodeBuf holds a reported Node and the backing array of its shape.
+type nodeBuf struct {
+	Node
+	dims [4]int
+}
+
+// nodeKey identifies a node's name and spec: besides the layer and suffix, the resolved inputs depend
+// only on the number of layers and on the layer's kinds of mixer and MLP.
+type nodeKey struct {
+	layer, layers int
+	lin, moe      bool
+	suffix        string
+}
+
+// nodeEntry is a node's canonical name, op and absolute inputs.
+type nodeEntry struct {
+	name, op string
+	inputs   []string
+}
+
+// nodeCache memoises node: names and specs are built once per distinct key instead of once per node
+// and step, so that an observer that wants every node pays a map look-up per node.
+var nodeCache sync.Map // nodeKey → *nodeEntry
+
+func (p *pass) node(layer int, suffix string) *nodeEntry {
+	k := nodeKey{layer: layer, layers: len(p.m.Layers), suffix: suffix}
+	if layer >= 0 && layer < len(p.m.Layers) {
+		l := p.m.Layers[layer]
+		k.lin, k.moe = l.Lin != nil, l.MoE != nil
+	}
+	if e, ok := nodeCache.Load(k); ok {
+		return e.(*nodeEntry)
+	}
+	name := suffix
+	if layer >= 0 {
+		name = layerName(layer, suffix)
+	}
+	op, inputs := p.m.nodeInfo(layer, suffix)
+	e, _ := nodeCache.LoadOrStore(k, &nodeEntry{name: name, op: op, inputs: inputs})
+	return e.(*nodeEntry)
 }
 
 func (m *Model) hasAttention() bool {
@@ -196,10 +241,15 @@ func (m *Model) hasAttention() bool {
 	return false
 }
 
-// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias).
+// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias). A single token (decode) goes through
+// ops.LinearBatch, whose eight-row kernels keep more weight reads in flight.
 func linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
 	y := make([]float32, T*w.Rows)
-	ops.Linear(y, x, w, T)
+	if T == 1 {
+		ops.LinearBatch([]ops.LinearJob{{Y: y, X: x, W: w, T: 1}})
+	} else {
+		ops.Linear(y, x, w, T)
+	}
 	if bias != nil {
 		ops.AddBias(y, bias)
 	}

@@ -30,17 +30,19 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 		return nil, err
 	}
 	q, k, v, z, b, a := p.regroup(d, qkvz, ba)
-	for _, n := range []struct {
-		suffix string
-		shape  []int
-		data   []float32
-	}{
-		{"linear_attn.q", []int{T, d.nk, d.dk}, q}, {"linear_attn.k", []int{T, d.nk, d.dk}, k},
-		{"linear_attn.v", []int{T, d.nv, d.dv}, v}, {"linear_attn.z", []int{T, d.nv, d.dv}, z},
-		{"linear_attn.b", []int{T, d.nv}, b}, {"linear_attn.a", []int{T, d.nv}, a},
-	} {
-		if err := p.emit(i, n.suffix, n.shape, n.data); err != nil {
-			return nil, err
+	if p.obs != nil { // (the table is built on the heap: only when observed)
+		for _, n := range []struct {
+			suffix string
+			shape  []int
+			data   []float32
+		}{
+			{"linear_attn.q", []int{T, d.nk, d.dk}, q}, {"linear_attn.k", []int{T, d.nk, d.dk}, k},
+			{"linear_attn.v", []int{T, d.nv, d.dv}, v}, {"linear_attn.z", []int{T, d.nv, d.dv}, z},
+			{"linear_attn.b", []int{T, d.nv}, b}, {"linear_attn.a", []int{T, d.nv}, a},
+		} {
+			if err := p.emit(i, n.suffix, n.shape, n.data); err != nil {
+				return nil, err
+			}
 		}
 	}
 	convOut, err := p.gdnConv(l, d, q, k, v)
@@ -142,9 +144,7 @@ func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error
 		return nil, err
 	}
 	out := make([]float32, T*C)
-	for j, x := range conv {
-		out[j] = ops.SiLU(x)
-	}
+	ops.SiLUs(out, conv)
 	if p.m.faults.has(FaultConvStatePostSiLU) { // wrong: the state keeps activated outputs
 		for c := 0; c < C; c++ {
 			for j := 0; j < K && j < T; j++ {
@@ -166,9 +166,9 @@ func (p *pass) gdnGates(l *Layer, d gdnDims, b, a []float32) (beta, g []float32,
 	i, T, nv := l.Index, d.T, d.nv
 	beta, g = make([]float32, T*nv), make([]float32, T*nv)
 	noBias := p.m.faults.has(FaultNoDtBias)
+	ops.Sigmoids(beta, b)
 	for t := 0; t < T; t++ {
 		for h := 0; h < nv; h++ {
-			beta[t*nv+h] = ops.Sigmoid(b[t*nv+h])
 			x := a[t*nv+h]
 			if !noBias {
 				x += l.Lin.DtBias[h]

@@ -97,47 +97,85 @@ func (p *pass) route(logits, probs []float32, T, E, k int) ([]int64, []float32) 
 	return ids, weights
 }
 
-// experts computes Σ_j w_j · down_e(silu(gate_e x) · up_e x) over the chosen experts, visiting experts in
-// ascending id and batching the tokens routed to each (transformers' eager index_add_ order).
+// experts computes Σ_j w_j · down_e(silu(gate_e x) · up_e x) over the chosen experts, batching the tokens
+// routed to each expert. All experts' gate/up products run in one parallel region (ops.SwiGLUBatch), all
+// down products in a second (ops.LinearBatch), with the values of per-expert Linear calls; each token
+// then sums its experts' outputs in ascending expert id (transformers' eager index_add_ order).
 func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32, T, H, k int) []float32 {
-	out := make([]float32, T*H)
-	byExpert := map[int][]int{} // expert → flat indices t·k+j
+	E := len(m.Gate)
+	// rows of each expert in the packed buffers: expert e owns rows [first[e], first[e+1]), holding the
+	// flat indices t·k+j routed to it in increasing order.
+	first := make([]int, E+1)
+	for _, e := range ids {
+		first[e+1]++
+	}
+	for e := 0; e < E; e++ {
+		first[e+1] += first[e]
+	}
+	rowOf := make([]int, len(ids)) // flat index → row
+	fill := append([]int(nil), first[:E]...)
 	for x, e := range ids {
-		byExpert[int(e)] = append(byExpert[int(e)], x)
+		rowOf[x] = fill[e]
+		fill[e]++
 	}
-	experts := make([]int, 0, len(byExpert))
-	for e := range byExpert {
-		experts = append(experts, e)
+	N := len(ids)
+	xs, ys := make([]float32, N*H), make([]float32, N*H) // [N, H] inputs and expert outputs
+	for x := range ids {
+		t := x / k
+		copy(xs[rowOf[x]*H:(rowOf[x]+1)*H], h[t*H:(t+1)*H])
 	}
-	sort.Ints(experts)
-	for _, e := range experts {
-		sel := byExpert[e]
-		n := len(sel)
-		xs := make([]float32, n*H) // [n, H]
-		for r, x := range sel {
-			t := x / k
-			copy(xs[r*H:(r+1)*H], h[t*H:(t+1)*H])
+	var glu []ops.GLUJob
+	var down []ops.LinearJob
+	nact := 0
+	for e := 0; e < E; e++ {
+		nact += (first[e+1] - first[e]) * m.Gate[e].Rows
+	}
+	acts := make([]float32, nact) // per expert [n, I]
+	for e := 0; e < E; e++ {
+		n := first[e+1] - first[e]
+		if n == 0 {
+			continue
 		}
-		I := m.Gate[e].Rows
-		g, u := make([]float32, n*I), make([]float32, n*I)
-		ops.Linear(g, xs, m.Gate[e], n)
-		ops.Linear(u, xs, m.Up[e], n)
-		ops.SwiGLU(g, g, u)
-		y := make([]float32, n*H)
-		ops.Linear(y, g, m.Down[e], n)
-		for r, x := range sel {
-			t, w := x/k, weights[x]
-			axpy(out[t*H:(t+1)*H], w, y[r*H:(r+1)*H])
-		}
+		act := acts[:n*m.Gate[e].Rows]
+		acts = acts[len(act):]
+		x := xs[first[e]*H : first[e+1]*H]
+		glu = append(glu, ops.GLUJob{Y: act, X: x, Gate: m.Gate[e], Up: m.Up[e], T: n})
+		down = append(down, ops.LinearJob{Y: ys[first[e]*H : first[e+1]*H], X: act, W: m.Down[e], T: n})
 	}
+	ops.SwiGLUBatch(glu)
+	ops.LinearBatch(down)
+	out := make([]float32, T*H)
+	parallelHeads(T, T*k*H, func(t int) {
+		var buf [16]int
+		sel := buf[:0]
+		for j := 0; j < k; j++ { // insertion sort by expert id
+			x := t*k + j
+			i := len(sel)
+			sel = append(sel, x)
+			for ; i > 0 && ids[sel[i-1]] > ids[x]; i-- {
+				sel[i] = sel[i-1]
+			}
+			sel[i] = x
+		}
+		o := out[t*H : (t+1)*H]
+		for _, x := range sel {
+			axpy(o, weights[x], ys[rowOf[x]*H:(rowOf[x]+1)*H])
+		}
+	})
 	return out
 }
 
 // mlp is Qwen3NextMLP.forward: down(silu(gate x) · up x), reported under prefix ("mlp." for dense
-// layers, "mlp.shared_expert." for the shared expert). Returns [T, H].
+// layers, "mlp.shared_expert." for the shared expert). Returns [T, H]. Without an observer gate and up
+// run as one ops.SwiGLUBatch (the same values as the two Linear calls and SwiGLU).
 func (p *pass) mlp(i int, prefix string, m *MLP, h []float32) ([]float32, error) {
 	T := p.T
 	I, H := m.GateProj.Rows, m.DownProj.Rows
+	if p.obs == nil { // nothing to report or replace: gate, up and SwiGLU in one parallel region
+		act := make([]float32, T*I)
+		ops.SwiGLUBatch([]ops.GLUJob{{Y: act, X: h, Gate: m.GateProj, Up: m.UpProj, T: T}})
+		return linear(act, m.DownProj, nil, T), nil
+	}
 	g := linear(h, m.GateProj, nil, T) // [T, I]
 	if err := p.emit(i, prefix+"gate_proj", []int{T, I}, g); err != nil {
 		return nil, err

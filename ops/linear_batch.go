@@ -1,0 +1,150 @@
+package ops
+
+import "fmt"
+
+// LinearJob is one product of LinearBatch: Y [T, W.Rows] = X [T, W.Cols]·Wᵀ, as Linear(Y, X, W, T).
+type LinearJob struct {
+	Y, X []float32
+	W    *Mat
+	T    int
+}
+
+// GLUJob is one gated unit of SwiGLUBatch: Y [T, I] = silu(X·Gateᵀ)·(X·Upᵀ) with X [T, H] and Gate, Up
+// [I, H], as Linear into g and u followed by SwiGLU(Y, g, u).
+type GLUJob struct {
+	Y, X     []float32
+	Gate, Up *Mat
+	T        int
+}
+
+// batchItem is rows [lo, hi) of job.
+type batchItem struct{ job, lo, hi int }
+
+// batchScratch is a worker's scratch: the packed x panel of the job it worked on last (key), and the
+// gate/up outputs of SwiGLUBatch.
+type batchScratch struct {
+	xp, g, u []float32
+	key      xKey
+}
+
+// xKey identifies a packed x panel: the rows [t0, t1) of the input at base with k columns.
+type xKey struct {
+	base      *float32
+	k, t0, t1 int
+}
+
+// LinearBatch computes every job as Linear would in a single parallel region: the rows of all jobs are
+// cut into items that the workers take on demand, so that many small products (the routed experts of an
+// MoE layer) pay one fork/join instead of one each and keep every worker busy to the end. The values are
+// Linear's bit for bit, except for T = 1 on amd64: there eight weight rows stream at once (lin8*, more
+// memory reads in flight on short rows) with one accumulator per row, which rounds differently. With an
+// accelerator backend active (UseBackend) the jobs are plain Linear calls, one after the other.
+func LinearBatch(jobs []LinearJob) {
+	var items []batchItem
+	work := 0
+	for j, jb := range jobs {
+		if len(jb.X) != jb.T*jb.W.Cols || len(jb.Y) != jb.T*jb.W.Rows {
+			panic(fmt.Sprintf("ops: LinearBatch: job %d: x %d, y %d for T=%d, W [%d, %d]", j, len(jb.X), len(jb.Y), jb.T, jb.W.Rows, jb.W.Cols))
+		}
+		items = appendItems(items, j, jb.T, jb.W.Rows)
+		work += jb.T * jb.W.Rows * jb.W.Cols
+	}
+	if backend != nil { // an accelerator takes every product (see Backend)
+		for _, jb := range jobs {
+			Linear(jb.Y, jb.X, jb.W, jb.T)
+		}
+		return
+	}
+	parallelItems(len(items), work, func(next func() int) {
+		var sc batchScratch
+		for i := next(); i >= 0; i = next() {
+			it := items[i]
+			jb := &jobs[it.job]
+			linearRows(jb.Y, jb.X, jb.W, jb.T, it.lo, it.hi, &sc)
+		}
+	})
+}
+
+// SwiGLUBatch computes every job (see GLUJob) in a single parallel region, item by item over rows of the
+// intermediate dimension: the gate and up rows of an item are computed together and combined at once.
+// The values are those of Linear and SwiGLU (as LinearBatch's: bit for bit but for T = 1 on amd64).
+func SwiGLUBatch(jobs []GLUJob) {
+	var items []batchItem
+	work := 0
+	for j, jb := range jobs {
+		I, H := jb.Gate.Rows, jb.Gate.Cols
+		if jb.Up.Rows != I || jb.Up.Cols != H || len(jb.X) != jb.T*H || len(jb.Y) != jb.T*I {
+			panic(fmt.Sprintf("ops: SwiGLUBatch: job %d: x %d, y %d for T=%d, gate [%d, %d], up [%d, %d]",
+				j, len(jb.X), len(jb.Y), jb.T, I, H, jb.Up.Rows, jb.Up.Cols))
+		}
+		items = appendItems(items, j, jb.T, I)
+		work += 2 * jb.T * I * H
+	}
+	if backend != nil { // an accelerator takes every product (see Backend)
+		for _, jb := range jobs {
+			u := make([]float32, len(jb.Y))
+			Linear(jb.Y, jb.X, jb.Gate, jb.T)
+			Linear(u, jb.X, jb.Up, jb.T)
+			SwiGLU(jb.Y, jb.Y, u)
+		}
+		return
+	}
+	parallelItems(len(items), work, func(next func() int) {
+		var sc batchScratch
+		for i := next(); i >= 0; i = next() {
+			it := items[i]
+			jb := &jobs[it.job]
+			T, I := jb.T, jb.Gate.Rows
+			sc.g, sc.u = grow(sc.g, T*I), grow(sc.u, T*I)
+			linearRows(sc.g, jb.X, jb.Gate, T, it.lo, it.hi, &sc)
+			linearRows(sc.u, jb.X, jb.Up, T, it.lo, it.hi, &sc)
+			for t := 0; t < T; t++ {
+				a, b := t*I+it.lo, t*I+it.hi
+				SwiGLU(jb.Y[a:b], sc.g[a:b], sc.u[a:b])
+			}
+		}
+	})
+}
+
+// appendItems cuts the R rows of a job into items: 64 rows for the streaming (small T) kernels, whose
+// cost is reading W, 128 for the packed ones, which also pack x once per item.
+func appendItems(items []batchItem, job, T, R int) []batchItem {
+	if T == 0 {
+		return items
+	}
+	step := 64
+	if T >= 12 {
+		step = 128
+	}
+	for lo := 0; lo < R; lo += step {
+		items = append(items, batchItem{job, lo, min(lo+step, R)})
+	}
+	return items
+}
+
+// grow returns s resized to n, reallocated when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// linearRowsGeneric is linearGeneric for the rows [lo, hi) of y.
+func linearRowsGeneric(y, x []float32, w *Mat, T, lo, hi int) {
+	var row []float32
+	if w.DType != F32 {
+		row = make([]float32, w.Cols)
+	}
+	for o := lo; o < hi; o++ {
+		wr := row
+		if w.DType == F32 {
+			wr = w.F32[o*w.Cols : (o+1)*w.Cols]
+		} else {
+			w.Row(o, row)
+		}
+		for t := 0; t < T; t++ {
+			y[t*w.Rows+o] = Dot(x[t*w.Cols:(t+1)*w.Cols], wr)
+		}
+	}
+}
