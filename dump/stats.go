@@ -33,18 +33,18 @@ func StatsF32(x []float32) Stats {
 		s          Stats
 		n          int
 		k, sd, sd2 float64
-		lo, hi     = math.Inf(1), math.Inf(-1)
+		lo, hi     = float32(math.Inf(1)), float32(math.Inf(-1))
 	)
 	for _, v := range x {
+		if b := math.Float32bits(v); b&0x7f800000 == 0x7f800000 { // NaN or ±Inf
+			if b&0x007fffff != 0 {
+				s.NaN++
+			} else {
+				s.Inf++
+			}
+			continue
+		}
 		f := float64(v)
-		if math.IsNaN(f) {
-			s.NaN++
-			continue
-		}
-		if math.IsInf(f, 0) {
-			s.Inf++
-			continue
-		}
 		if n == 0 {
 			k = f
 		}
@@ -54,9 +54,14 @@ func StatsF32(x []float32) Stats {
 		d := f - k
 		sd += d
 		sd2 += d * d
-		lo, hi = math.Min(lo, f), math.Max(hi, f)
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
 	}
-	return s.finish(n, lo, hi, sd, sd2)
+	return s.finish(n, float64(lo), float64(hi), sd, sd2)
 }
 
 // StatsI64 is StatsF32 for integer tensors (values converted to float64).

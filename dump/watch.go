@@ -57,21 +57,26 @@ func Summarize(name string, step int, t Tensor) ValueSummary {
 		s.Min, s.Max, s.Abs = st.Min, st.Max, st.AbsMax()
 		return s
 	}
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for i, v := range t.F32 {
-		f := float64(v)
-		switch {
-		case math.IsNaN(f):
-			s.NaN++
-		case math.IsInf(f, 0):
-			s.Inf++
-		default:
-			s.Min, s.Max = math.Min(s.Min, f), math.Max(s.Max, f)
+		if b := math.Float32bits(v); b&0x7f800000 != 0x7f800000 { // finite: the hot path
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
 			continue
+		} else if b&0x007fffff != 0 {
+			s.NaN++
+		} else {
+			s.Inf++
 		}
 		if s.First < 0 {
 			s.First = i
 		}
 	}
+	s.Min, s.Max = float64(lo), float64(hi)
 	if s.NaN+s.Inf == len(t.F32) {
 		s.Min, s.Max = 0, 0
 	}

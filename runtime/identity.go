@@ -18,8 +18,25 @@ type Identity struct {
 }
 
 // Identity hashes config.json and every tensor of the checkpoint, independently of file layout:
-// for each tensor in name order, "name\0dtype\0d0,d1,…\0" followed by its raw bytes.
+// for each tensor in name order, "name\0dtype\0d0,d1,…\0" followed by its raw bytes. Hashing reads every
+// weight byte (seconds for a GB), so the result is kept on the model and in a small on-disk cache keyed by
+// the checkpoint files' paths, sizes and modification times (see identityCachePath).
 func (m *Model) Identity() (Identity, error) {
+	m.idOnce.Do(func() {
+		path := identityCachePath(m.Dir)
+		if id, ok := readIdentityCache(path); ok {
+			m.id = id
+			return
+		}
+		m.id, m.idErr = m.computeIdentity()
+		if m.idErr == nil {
+			writeIdentityCache(path, m.id)
+		}
+	})
+	return m.id, m.idErr
+}
+
+func (m *Model) computeIdentity() (Identity, error) {
 	var id Identity
 	if m.Dir != "" {
 		b, err := os.ReadFile(filepath.Join(m.Dir, "config.json"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sync"
 
 	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime/safetensors"
@@ -30,6 +31,10 @@ type Model struct {
 	faults faultSet
 	src    TensorSource
 	rope   *ropeTable
+
+	idOnce sync.Once // Identity, computed once
+	id     Identity
+	idErr  error
 }
 
 // Layer is one decoder layer: a token mixer (exactly one of Lin, Attn) and an MLP (exactly one of MoE, Dense).
