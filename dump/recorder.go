@@ -45,6 +45,51 @@ type Recorder struct {
 	steps  map[int]bool    // steps declared by BeginStep or by the input_ids node
 	dirs   map[int]bool    // step directories created
 	closed bool
+
+	// Files are written by one background goroutine so that file-system latency overlaps the forward
+	// pass; Observe copies the value (the runtime's buffers are live) and queues it. The first write
+	// error is returned by the next Observe and by Close; Close waits for every queued write before it
+	// writes the manifest.
+	jobs   chan writeJob
+	done   chan struct{}
+	werrMu sync.Mutex
+	werr   error
+}
+
+// writeJob is one queued tensor file.
+type writeJob struct {
+	entry int // index in m.Nodes, whose Stats the writer fills in
+	path  string
+	t     Tensor
+}
+
+// queueDepth bounds the copies waiting to be written (back-pressure on the forward pass).
+const queueDepth = 32
+
+// writer drains the queue: write the file, then fill in the entry's statistics.
+func (r *Recorder) writer() {
+	defer close(r.done)
+	for j := range r.jobs {
+		if r.writeErr() != nil {
+			continue
+		}
+		if err := writeNPY(j.path, j.t.Shape, j.t.F32, j.t.I64, r.noSync); err != nil {
+			r.werrMu.Lock()
+			r.werr = fmt.Errorf("dump: %s: %w", j.path, err)
+			r.werrMu.Unlock()
+			continue
+		}
+		st := StatsOf(j.t)
+		r.mu.Lock()
+		r.m.Nodes[j.entry].Stats = st
+		r.mu.Unlock()
+	}
+}
+
+func (r *Recorder) writeErr() error {
+	r.werrMu.Lock()
+	defer r.werrMu.Unlock()
+	return r.werr
 }
 
 var _ runtime.Observer = (*Recorder)(nil)
@@ -63,7 +108,7 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if p.ComputeDType == "" {
 		p.ComputeDType = Float32
 	}
-	return &Recorder{
+	r := &Recorder{
 		dir:    dir,
 		filter: opts.Filter,
 		noSync: opts.NoSync,
@@ -71,7 +116,11 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 		seen:   map[string]bool{},
 		steps:  map[int]bool{},
 		dirs:   map[int]bool{},
-	}, nil
+		jobs:   make(chan writeJob, queueDepth),
+		done:   make(chan struct{}),
+	}
+	go r.writer()
+	return r, nil
 }
 
 func prepareDir(dir string, overwrite bool) error {
@@ -177,10 +226,10 @@ func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
 		}
 		r.dirs[n.Step] = true
 	}
-	file := stepDir + "/" + n.Name + ".npy"
-	if err := writeNPY(filepath.Join(r.dir, filepath.FromSlash(file)), t.Shape, t.F32, t.I64, r.noSync); err != nil {
-		return fmt.Errorf("dump: node %s: %w", n.Name, err)
+	if err := r.writeErr(); err != nil {
+		return err
 	}
+	file := stepDir + "/" + n.Name + ".npy"
 	r.seen[key] = true
 	r.m.Nodes = append(r.m.Nodes, Entry{
 		Order:  len(r.m.Nodes),
@@ -192,8 +241,11 @@ func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
 		DType:  t.DType(),
 		File:   file,
 		Inputs: append([]string{}, n.Inputs...),
-		Stats:  StatsOf(t),
 	})
+	job := writeJob{entry: len(r.m.Nodes) - 1, path: filepath.Join(r.dir, filepath.FromSlash(file)), t: t.Clone()}
+	r.mu.Unlock() // the writer takes the lock to fill in statistics; don't hold it while the queue is full
+	r.jobs <- job
+	r.mu.Lock()
 	return nil
 }
 
@@ -220,11 +272,19 @@ func (r *Recorder) Manifest() Manifest {
 // leaves the directory without a manifest.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil
 	}
 	r.closed = true
+	r.mu.Unlock()
+	close(r.jobs)
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.writeErr(); err != nil {
+		return err
+	}
 	sort.SliceStable(r.m.Steps, func(i, j int) bool { return r.m.Steps[i].Step < r.m.Steps[j].Step })
 	return WriteManifest(r.dir, &r.m)
 }
