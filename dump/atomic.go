@@ -8,13 +8,18 @@ import (
 	"path/filepath"
 )
 
-// writeAtomic writes path through "<path>.tmp": fill writes the content, the file is flushed, fsynced
-// (unless noSync), closed and renamed over path. On any error the temp file is removed and path is left
-// untouched.
+// writeAtomic writes path through a uniquely named "<path>.<random>.tmp": fill writes the content, the
+// file is flushed, fsynced (unless noSync), closed and renamed over path. On any error the temp file is
+// removed and path is left untouched. Concurrent writers of the same path never share a temp file.
 func writeAtomic(path string, noSync bool, fill func(w io.Writer) error) (err error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err = f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return err
 	}
 	defer func() {
@@ -63,7 +68,7 @@ func errorf(path string, format string, args ...any) error {
 	return fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
 }
 
-// WriteFileAtomic writes data to path through "<path>.tmp" with fsync and rename, so readers see either
+// WriteFileAtomic writes data to path through a temp file with fsync and rename, so readers see either
 // the old file or the complete new one.
 func WriteFileAtomic(path string, data []byte) error {
 	if err := writeAtomic(path, false, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {

@@ -6,7 +6,7 @@
 //	DIR/manifest.json        written last (temp file + rename): its presence marks a complete dump
 //	DIR/step<N>/<name>.npy   one NPY 1.0 file per node and step, '<f4' or '<i8', C order
 //
-// Files: every file is written to "<path>.tmp", fsynced and renamed, so a killed run never leaves a file
+// Files: every file is written to a temp file "<path>.<random>.tmp", fsynced and renamed, so a killed run never leaves a file
 // that looks complete. WriteNPY/ReadNPY handle one tensor; ReadManifest and WriteManifest the index.
 //
 // Observers (all implement runtime.Observer):

@@ -21,7 +21,7 @@ type RecorderOptions struct {
 	// Overwrite allows writing into a non-empty directory that is not a previous dump. Files already there
 	// are never deleted; same-named files are replaced.
 	Overwrite bool
-	// NoSync skips the fsync of each tensor file. Files are still written to "<file>.tmp" and renamed, so
+	// NoSync skips the fsync of each tensor file. Files are still written to a temp file and renamed, so
 	// a killed process never leaves a partial file; only a power loss could. For throwaway dumps (tests,
 	// quick looks); manifest.json is always synced.
 	NoSync bool
