@@ -30,6 +30,7 @@ type dumpOptions struct {
 	Overwrite bool
 	Inject    []string
 	Threads   int
+	Like      string
 }
 
 func init() { addCommand(newDumpCmd) }
@@ -37,10 +38,12 @@ func init() { addCommand(newDumpCmd) }
 func newDumpCmd() *cobra.Command {
 	o := &dumpOptions{}
 	cmd := &cobra.Command{
-		Use:   "dump --model DIR --ids 1,2,3 (--out DIR | --stats)",
+		Use:   "dump --model DIR (--ids 1,2,3 | --like REFDUMP) (--out DIR | --stats)",
 		Short: "Run a checkpoint and record its nodes as .npy + manifest.json (or print their stats)",
 		Long: `dump runs the checkpoint on the prompt ids (one prefill call), then --force-ids (one decode call per id)
 and --decode-steps greedy decode calls, recording the selected nodes. Names are those of docs/nodes.md.
+--like REFDUMP replays exactly the forward calls of a reference dump (e.g. one written by
+"python -m reference.export"), so that "qnext compare DIR REFDUMP" lines up step by step.
 A node with NaN/Inf stops the run: the dump keeps what was recorded, the first bad node and its extreme
 inputs are reported, and the exit code is 4.`,
 		Args: cobra.NoArgs,
@@ -51,6 +54,7 @@ inputs are reported, and the exit code is 4.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors)")
 	f.StringVar(&o.IDs, "ids", "", "comma-separated prompt token ids (the prefill call)")
+	f.StringVar(&o.Like, "like", "", "replay the forward calls (token ids per step) of this reference dump")
 	f.StringVar(&o.Force, "force-ids", "", "comma-separated ids fed one per decode call after the prompt")
 	f.IntVar(&o.Decode, "decode-steps", 0, "greedy decode calls after the prompt and --force-ids")
 	f.StringVar(&o.Out, "out", "", "dump directory (created; must be empty or a previous dump)")
@@ -63,7 +67,6 @@ inputs are reported, and the exit code is 4.`,
 	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
 	f.IntVar(&o.Threads, "threads", 0, "worker goroutines (0 = all cores)")
 	_ = cmd.MarkFlagRequired("model")
-	_ = cmd.MarkFlagRequired("ids")
 	return cmd
 }
 
@@ -77,11 +80,10 @@ func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 	if o.Decode < 0 {
 		return fmt.Errorf("--decode-steps must be ≥ 0, got %d", o.Decode)
 	}
-	prompt, err := parseIDs("ids", o.IDs)
+	steps, err := o.steps()
 	if err != nil {
 		return err
 	}
-	steps := check.Steps{prompt}
 	if o.Force != "" {
 		forced, err := parseIDs("force-ids", o.Force)
 		if err != nil {
@@ -123,4 +125,25 @@ func nonFiniteCode(errw io.Writer, err error) error {
 		return withCode(compare.ExitNonFinite, nf)
 	}
 	return err
+}
+
+// steps returns the forward calls to make: the reference dump's (--like) or the prompt (--ids).
+func (o *dumpOptions) steps() (check.Steps, error) {
+	switch {
+	case o.Like != "" && o.IDs != "":
+		return nil, fmt.Errorf("give one of --ids and --like")
+	case o.Like != "":
+		m, err := dump.ReadManifest(o.Like)
+		if err != nil {
+			return nil, err
+		}
+		return check.StepsFromManifest(m)
+	case o.IDs == "":
+		return nil, fmt.Errorf("give --ids (the prompt) or --like REFDUMP")
+	}
+	prompt, err := parseIDs("ids", o.IDs)
+	if err != nil {
+		return nil, err
+	}
+	return check.Steps{prompt}, nil
 }
