@@ -34,25 +34,27 @@ var hasAVX512 = useAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 //	y[(3i+t)*ldy + r] += Σ_{j<kb, l<L} xp[i*3*L*kb + (j*3+t)*L+l] · wp[(j*4+r)*L+l]
 //
 // pack3 (pack3F32) and pack[d] (pack4<D>) interleave kb blocks of L values of 3 (4) rows, widened to
-// float32: dst[(j*n+r)*L+l] = w_r[j*L+l].
+// float32: dst[(j*n+r)*L+l] = w_r[j*L+l]. pack[d] also prefetches the same span of the rows pf bytes
+// past w_r (the next panel's rows; pf = 0 prefetches nothing new), so that their loads from memory
+// overlap the gemm calls on the current panel.
 type kernelSet struct {
 	name  string
 	lanes int
 	tile  [3]func(nt int, x *float32, ldx int, w0, w1, w2, w3 unsafe.Pointer, k int, y *float32, ldy int)
 	gemm  func(xp, wp *float32, kb, ntr int, y *float32, ldy int)
 	pack3 func(dst *float32, w0, w1, w2 unsafe.Pointer, kb int)
-	pack  [3]func(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+	pack  [3]func(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb, pf int)
 }
 
 var (
 	avx2Kernels = kernelSet{"AVX2", 8,
 		[3]func(int, *float32, int, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int, *float32, int){lin4F32, lin4BF16, lin4F16},
 		gemm3x4, pack3F32,
-		[3]func(*float32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int){pack4F32, pack4BF16, pack4F16}}
+		[3]func(*float32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int, int){pack4F32, pack4BF16, pack4F16}}
 	avx512Kernels = kernelSet{"AVX512", 16,
 		[3]func(int, *float32, int, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int, *float32, int){lin4F32AVX512, lin4BF16AVX512, lin4F16AVX512},
 		gemm3x4AVX512, pack3F32AVX512,
-		[3]func(*float32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int){pack4F32AVX512, pack4BF16AVX512, pack4F16AVX512}}
+		[3]func(*float32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int, int){pack4F32AVX512, pack4BF16AVX512, pack4F16AVX512}}
 )
 
 // kernels is the set linearAsm uses: AVX-512 where available (tests switch it to compare both).
@@ -102,13 +104,13 @@ func gemm3x4(xp, wp *float32, kb, ntr int, y *float32, ldy int)
 func pack3F32(dst *float32, w0, w1, w2 unsafe.Pointer, kb int)
 
 //go:noescape
-func pack4F32(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4F32(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 //go:noescape
-func pack4BF16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4BF16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 //go:noescape
-func pack4F16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4F16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 //go:noescape
 func lin4F32AVX512(nt int, x *float32, ldx int, w0, w1, w2, w3 unsafe.Pointer, k int, y *float32, ldy int)
@@ -126,13 +128,13 @@ func gemm3x4AVX512(xp, wp *float32, kb, ntr int, y *float32, ldy int)
 func pack3F32AVX512(dst *float32, w0, w1, w2 unsafe.Pointer, kb int)
 
 //go:noescape
-func pack4F32AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4F32AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 //go:noescape
-func pack4BF16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4BF16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 //go:noescape
-func pack4F16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
+func pack4F16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
 
 // Blocking parameters (see linearAsm).
 const (
@@ -162,6 +164,15 @@ func (w *weights) rows(r, nr, k0 int) (p [4]unsafe.Pointer) {
 		p[j] = unsafe.Add(w.base, uintptr((r+min(j, nr-1))*w.m.Cols+k0)*w.esz)
 	}
 	return p
+}
+
+// nextPanel returns the byte distance pack prefetches at: from rows r..r+3 to rows r+4..r+7 while those
+// are below hi (the next panel of the same Cols block), else 0.
+func (w *weights) nextPanel(r, hi int) int {
+	if r+8 > hi {
+		return 0
+	}
+	return 4 * w.m.Cols * int(w.esz)
 }
 
 // linearAsm is Linear on the assembly kernels of the chosen set (8 lanes with AVX2, 16 with AVX-512).
@@ -237,7 +248,9 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 // the panel of one Cols block for all T tokens stays in L2. For each Cols block, each worker packs (and
 // widens) 4 weight rows into an L1-resident panel [kc/L][4][L] and runs gemm3x4 over all token triples:
 // the micro-kernel reads two sequential streams and keeps 3 × 4 accumulators of L lanes (12 FMAs per 7
-// loads), and bf16/f16 weights are widened once per call instead of once per token triple.
+// loads), and bf16/f16 weights are widened once per call instead of once per token triple. Each panel is
+// packed once per Cols block and reused for all token triples; its pack prefetches the next panel's rows,
+// whose reads from memory then overlap the gemm calls (without it, the pack stalls on them).
 func linearPacked(y, x []float32, w *weights, T int) {
 	R, K := w.m.Rows, w.m.Cols
 	L := w.k.lanes
@@ -279,7 +292,7 @@ func linearPacked(y, x []float32, w *weights, T int) {
 			for r := lo; r < hi; r += 4 {
 				nr := min(4, hi-r)
 				p := w.rows(r, nr, k0)
-				pack(&wp[0], p[0], p[1], p[2], p[3], kn/L)
+				pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
 				full := T / 3 // whole triples, written in place when all 4 rows are real
 				if nr < 4 {
 					full = 0

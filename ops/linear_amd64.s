@@ -681,20 +681,29 @@ pack3F32_loop:
 	VZEROUPPER
 	RET
 
-// func pack4F32(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4F32(SB), NOSPLIT, $0-48
+// func pack4F32(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4F32(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4F32_loop:
 	VMOVUPS (DX)(AX*4), Y0
 	VMOVUPS (CX)(AX*4), Y1
 	VMOVUPS (R10)(AX*4), Y2
 	VMOVUPS (R11)(AX*4), Y3
+	PREFETCHT0 (R8)(AX*4)
+	PREFETCHT0 (R9)(AX*4)
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 (R13)(AX*4)
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -706,14 +715,19 @@ pack4F32_loop:
 	VZEROUPPER
 	RET
 
-// func pack4BF16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4BF16(SB), NOSPLIT, $0-48
+// func pack4BF16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4BF16(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4BF16_loop:
 	VPMOVZXWD (DX)(AX*2), Y0
@@ -724,6 +738,10 @@ pack4BF16_loop:
 	VPSLLD $16, Y2, Y2
 	VPMOVZXWD (R11)(AX*2), Y3
 	VPSLLD $16, Y3, Y3
+	PREFETCHT0 (R8)(AX*2)
+	PREFETCHT0 (R9)(AX*2)
+	PREFETCHT0 (R12)(AX*2)
+	PREFETCHT0 (R13)(AX*2)
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -735,20 +753,29 @@ pack4BF16_loop:
 	VZEROUPPER
 	RET
 
-// func pack4F16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4F16(SB), NOSPLIT, $0-48
+// func pack4F16(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4F16(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4F16_loop:
 	VCVTPH2PS (DX)(AX*2), Y0
 	VCVTPH2PS (CX)(AX*2), Y1
 	VCVTPH2PS (R10)(AX*2), Y2
 	VCVTPH2PS (R11)(AX*2), Y3
+	PREFETCHT0 (R8)(AX*2)
+	PREFETCHT0 (R9)(AX*2)
+	PREFETCHT0 (R12)(AX*2)
+	PREFETCHT0 (R13)(AX*2)
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -1605,20 +1632,29 @@ pack3F32AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func pack4F32AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4F32AVX512(SB), NOSPLIT, $0-48
+// func pack4F32AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4F32AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4F32AVX512_loop:
 	VMOVUPS (DX)(AX*4), Z0
 	VMOVUPS (CX)(AX*4), Z1
 	VMOVUPS (R10)(AX*4), Z2
 	VMOVUPS (R11)(AX*4), Z3
+	PREFETCHT0 (R8)(AX*4)
+	PREFETCHT0 (R9)(AX*4)
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 (R13)(AX*4)
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
@@ -1630,14 +1666,19 @@ pack4F32AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func pack4BF16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4BF16AVX512(SB), NOSPLIT, $0-48
+// func pack4BF16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4BF16AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4BF16AVX512_loop:
 	VPMOVZXWD (DX)(AX*2), Z0
@@ -1648,6 +1689,10 @@ pack4BF16AVX512_loop:
 	VPSLLD $16, Z2, Z2
 	VPMOVZXWD (R11)(AX*2), Z3
 	VPSLLD $16, Z3, Z3
+	PREFETCHT0 (R8)(AX*2)
+	PREFETCHT0 (R9)(AX*2)
+	PREFETCHT0 (R12)(AX*2)
+	PREFETCHT0 (R13)(AX*2)
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
@@ -1659,20 +1704,29 @@ pack4BF16AVX512_loop:
 	VZEROUPPER
 	RET
 
-// func pack4F16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int)
-TEXT ·pack4F16AVX512(SB), NOSPLIT, $0-48
+// func pack4F16AVX512(dst *float32, w0, w1, w2, w3 unsafe.Pointer, kb int, pf int)
+TEXT ·pack4F16AVX512(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ w0+8(FP), DX
 	MOVQ w1+16(FP), CX
 	MOVQ w2+24(FP), R10
 	MOVQ w3+32(FP), R11
 	MOVQ kb+40(FP), BX
+	MOVQ pf+48(FP), AX
+	LEAQ (DX)(AX*1), R8
+	LEAQ (CX)(AX*1), R9
+	LEAQ (R10)(AX*1), R12
+	LEAQ (R11)(AX*1), R13
 	XORQ AX, AX
 pack4F16AVX512_loop:
 	VCVTPH2PS (DX)(AX*2), Z0
 	VCVTPH2PS (CX)(AX*2), Z1
 	VCVTPH2PS (R10)(AX*2), Z2
 	VCVTPH2PS (R11)(AX*2), Z3
+	PREFETCHT0 (R8)(AX*2)
+	PREFETCHT0 (R9)(AX*2)
+	PREFETCHT0 (R12)(AX*2)
+	PREFETCHT0 (R13)(AX*2)
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)

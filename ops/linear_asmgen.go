@@ -75,6 +75,8 @@ func xaddr(ptr string, off int) string {
 var (
 	xptr = []string{"SI", "R8", "R9"}
 	wptr = []string{"DX", "CX", "R10", "R11"}
+	// pfptr holds the rows the 4-row packs prefetch.
+	pfptr = []string{"R8", "R9", "R12", "R13"}
 )
 
 // ---------------------------------------------------------------------------------------------------
@@ -270,6 +272,8 @@ func genGemm3x4(v vec) {
 
 // genPack emits pack<n><D>[AVX512](dst *float32, w0, ..., w<n-1> unsafe.Pointer, kb int): interleaves kb
 // blocks of L values of n rows, widened to float32: dst[(j*n+r)*L+l] = w_r[j*L+l].
+// The 4-row packs (of weights) take a further argument pf and prefetch the same span pf bytes past each
+// row: the next panel's rows, loaded from memory while the micro-kernel works on this one.
 func genPack(d dtype, n int, v vec) {
 	L := v.lanes
 	fn := fmt.Sprintf("pack%d%s%s", n, d.name, v.suffix)
@@ -277,17 +281,33 @@ func genPack(d dtype, n int, v vec) {
 	for r := 0; r < n; r++ {
 		args += fmt.Sprintf(", w%d", r)
 	}
-	fmt.Fprintf(&out, "// func %s(dst *float32%s unsafe.Pointer, kb int)\n", fn, args)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", fn, 8*(n+2))
+	pf := n == 4 // the 4-row packs prefetch the next panel's rows
+	sig, frame := "", 8*(n+2)
+	if pf {
+		sig, frame = ", pf int", frame+8
+	}
+	fmt.Fprintf(&out, "// func %s(dst *float32%s unsafe.Pointer, kb int%s)\n", fn, args, sig)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", fn, frame)
 	p("MOVQ dst+0(FP), DI")
 	for r := 0; r < n; r++ {
 		p("MOVQ w%d+%d(FP), %s", r, 8+8*r, wptr[r])
 	}
 	p("MOVQ kb+%d(FP), BX", 8+8*n)
+	if pf {
+		p("MOVQ pf+%d(FP), AX", 16+8*n)
+		for r := 0; r < n; r++ {
+			p("LEAQ (%s)(AX*1), %s", wptr[r], pfptr[r])
+		}
+	}
 	p("XORQ AX, AX")
 	label(fn + "_loop")
 	for r := 0; r < n; r++ {
 		loadW(d, wptr[r], 0, v.reg(r))
+	}
+	if pf {
+		for r := 0; r < n; r++ {
+			p("PREFETCHT0 (%s)(AX*%d)", pfptr[r], d.esz)
+		}
 	}
 	for r := 0; r < n; r++ {
 		p("VMOVUPS %s, %d(DI)", v.reg(r), 4*L*r)

@@ -134,7 +134,7 @@ func packedRows(y, x []float32, w *weights, T, lo, hi int, sc *batchScratch, key
 		for r := lo; r < hi; r += 4 {
 			nr := min(4, hi-r)
 			p := w.rows(r, nr, k0)
-			pack(&wp[0], p[0], p[1], p[2], p[3], kn/L)
+			pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
 			full := T / 3
 			if nr < 4 {
 				full = 0
