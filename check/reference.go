@@ -15,6 +15,11 @@ import (
 // the reference's inputs (isolated error) unless copts already has a Replayer. A non-finite value in
 // the run does not stop the comparison: the dump holds the nodes up to it and the report says so.
 func AgainstReference(ctx context.Context, m *runtime.Model, refDir, outDir string, o DumpOptions, copts compare.Options) (*compare.Report, error) {
+	return againstReference(ctx, m, refDir, outDir, o, copts, true)
+}
+
+// againstReference is AgainstReference; replay false leaves the isolated replay out.
+func againstReference(ctx context.Context, m *runtime.Model, refDir, outDir string, o DumpOptions, copts compare.Options, replay bool) (*compare.Report, error) {
 	ref, err := compare.Open(refDir)
 	if err != nil {
 		return nil, err
@@ -33,7 +38,7 @@ func AgainstReference(ctx context.Context, m *runtime.Model, refDir, outDir stri
 	if err != nil {
 		return nil, err
 	}
-	if copts.Replayer == nil {
+	if copts.Replayer == nil && replay {
 		copts.Replayer = &Replayer{Model: m, Steps: steps}
 	}
 	if copts.Context == nil {
