@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -55,15 +54,11 @@ func runCheck(ctx context.Context, w io.Writer, o *checkOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	work := o.Out
-	if work == "" {
-		tmp, err := os.MkdirTemp("", "qnext-check-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		work = tmp
+	work, cleanup, err := workDir(o.Out, "qnext-check-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
 	if err != nil {
 		return err
@@ -87,11 +82,5 @@ func runCheck(ctx context.Context, w io.Writer, o *checkOptions) error {
 	} else if r, err = check.AgainstReference(ctx, m, o.Ref, work+"/dump", do, compare.Options{}); err != nil {
 		return err
 	}
-	if err := compare.Render(w, r, o.Format, view); err != nil {
-		return err
-	}
-	if r.ExitCode != 0 {
-		return withCode(r.ExitCode, fmt.Errorf("%s", r.Verdict.Summary))
-	}
-	return nil
+	return renderVerdict(w, r, o.Format, view)
 }

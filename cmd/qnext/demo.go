@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -54,15 +53,11 @@ func runDemo(ctx context.Context, w io.Writer, o *demoOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	work := o.Keep
-	if work == "" {
-		tmp, err := os.MkdirTemp("", "qnext-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		work = tmp
+	work, cleanup, err := workDir(o.Keep, "qnext-demo-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	modelDir, err := fixtures.Extract(fixtures.TinyModel, work)
 	if err != nil {
 		return err
@@ -89,11 +84,5 @@ func runDemo(ctx context.Context, w io.Writer, o *demoOptions) error {
 	if o.All {
 		v = compare.View{}
 	}
-	if err := compare.Render(w, r, o.Format, v); err != nil {
-		return err
-	}
-	if r.ExitCode != 0 {
-		return withCode(r.ExitCode, fmt.Errorf("%s", r.Verdict.Summary))
-	}
-	return nil
+	return renderVerdict(w, r, o.Format, v)
 }
