@@ -3,7 +3,6 @@ package check
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/qnext/qnext/compare"
 	"github.com/qnext/qnext/dump"
@@ -42,7 +41,7 @@ func Run(ctx context.Context, m *runtime.Model, steps Steps, greedy int, obs run
 		if err := ctx.Err(); err != nil {
 			return fed, last, err
 		}
-		ids := []int64{}
+		var ids []int64
 		if i < len(steps) {
 			ids = steps[i]
 		} else {
@@ -102,11 +101,6 @@ type Replayer struct {
 func (r *Replayer) Replay(ctx context.Context, target string, step int, inputs map[string]dump.Tensor) (dump.Tensor, error) {
 	if step < 0 || step >= len(r.Steps) {
 		return dump.Tensor{}, fmt.Errorf("check: replay %s: step %d outside the %d steps", target, step, len(r.Steps))
-	}
-	for k := range inputs {
-		if strings.HasSuffix(k, "@prev") && step == 0 {
-			delete(inputs, k) // the initial state of step 0 is zeros in both producers
-		}
 	}
 	obs := compare.NewReplayObserver(step, target, inputs)
 	if _, _, err := Run(ctx, r.Model, r.Steps[:step+1], 0, obs); err != nil {

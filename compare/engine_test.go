@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/qnext/qnext/internal/testx"
+
 	"github.com/qnext/qnext/dump"
 )
 
@@ -13,21 +15,21 @@ func TestIdenticalDumpsPass(t *testing.T) {
 	ref := sharedDump(t, "base", baseSynth())
 	cand := candidate(t, baseSynth(), nil)
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "exit code")
-	equal(t, r.Pass, true, "pass")
-	equal(t, r.Verdict.FirstDivergence, (*NodeRef)(nil), "first divergence")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "exit code")
+	testx.Equal(t, r.Pass, true, "pass")
+	testx.Equal(t, r.Verdict.FirstDivergence, (*NodeRef)(nil), "first divergence")
 	// 3 steps × (input_ids, embed, 3 layers × 6 nodes, norm, lm_head)
-	equal(t, r.Verdict.Counts, Counts{OK: 3 * (2 + 3*6 + 2)}, "counts")
-	equal(t, len(r.Logits), 3, "logits per step")
+	testx.Equal(t, r.Verdict.Counts, Counts{OK: 3 * (2 + 3*6 + 2)}, "counts")
+	testx.Equal(t, len(r.Logits), 3, "logits per step")
 	for _, l := range r.Logits {
 		if !l.Top1Agree || l.KL != 0 || l.Top5Overlap != 5 {
 			t.Fatalf("identical logits: %+v", l)
 		}
 	}
-	equal(t, len(r.Layers), 9, "layer curve points")
-	equal(t, len(r.States), 3, "state summaries")
-	equal(t, r.Warnings, []string{}, "warnings")
+	testx.Equal(t, len(r.Layers), 9, "layer curve points")
+	testx.Equal(t, len(r.States), 3, "state summaries")
+	testx.Equal(t, r.Warnings, []string{}, "warnings")
 }
 
 func TestFirstDivergenceAndAttribution(t *testing.T) {
@@ -35,19 +37,19 @@ func TestFirstDivergenceAndAttribution(t *testing.T) {
 	const bad = "model.layers.1.linear_attn.core"
 	cand := candidate(t, baseSynth(), perturb(0, bad, 1e-2))
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
-	equal(t, r.ExitCode, ExitDivergence, "exit code")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitDivergence, "exit code")
 	f := r.Verdict.FirstDivergence
 	if f == nil || f.Step != 0 || f.Name != bad || f.Attribution != "introduced" {
 		t.Fatalf("first divergence %+v, want step 0 %s introduced", f, bad)
 	}
-	equal(t, len(r.Verdict.Introduced), 1, "introduction points")
+	testx.Equal(t, len(r.Verdict.Introduced), 1, "introduction points")
 	n := row(t, r, 0, bad)
 	if n.Amplification == nil || !math.IsInf(float64(*n.Amplification), 1) || n.WorstInput != "model.layers.1.input_layernorm" {
 		t.Fatalf("amplification over exact inputs: %v from %q", n.Amplification, n.WorstInput)
 	}
 	for _, name := range []string{"model.layers.0", "model.layers.1.input_layernorm"} {
-		equal(t, row(t, r, 0, name).Status, OK, name+" upstream")
+		testx.Equal(t, row(t, r, 0, name).Status, OK, name+" upstream")
 	}
 	for _, k := range []Key{
 		{0, "model.layers.1.linear_attn.recurrent_state"}, {0, "model.layers.1.linear_attn.out_proj"},
@@ -60,7 +62,7 @@ func TestFirstDivergenceAndAttribution(t *testing.T) {
 		}
 	}
 	// Decode step 1: layer 0 is untouched, layer 1 inherits through its state.
-	equal(t, row(t, r, 1, "model.layers.0").Status, OK, "step 1 layer 0")
+	testx.Equal(t, row(t, r, 1, "model.layers.0").Status, OK, "step 1 layer 0")
 	out := row(t, r, 0, "model.layers.1.linear_attn.out_proj")
 	if a := float64(*out.Amplification); math.Abs(a-1) > 1e-3 {
 		t.Fatalf("out_proj = 0.8·core keeps the relative error: amplification %v", a)
@@ -102,9 +104,9 @@ func TestExitCodes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := Compare(candidate(t, baseSynth(), tc.edit), ref, Options{})
-			must(t, err)
-			equal(t, r.ExitCode, tc.code, "exit code")
-			equal(t, row(t, r, tc.node.Step, tc.node.Name).Status, tc.status, "status")
+			testx.Must(t, err)
+			testx.Equal(t, r.ExitCode, tc.code, "exit code")
+			testx.Equal(t, row(t, r, tc.node.Step, tc.node.Name).Status, tc.status, "status")
 			if tc.status != Missing {
 				f := r.Verdict.FirstDivergence
 				if f == nil || f.Name != tc.node.Name || f.Step != tc.node.Step {
@@ -118,13 +120,13 @@ func TestExitCodes(t *testing.T) {
 func TestUnreadableTensorIsInputError(t *testing.T) {
 	ref := sharedDump(t, "base", baseSynth())
 	cand := candidate(t, baseSynth(), nil)
-	must(t, os.WriteFile(filepath.Join(cand.Dir, "step0", "model.norm.npy"), []byte("garbage"), 0o644))
+	testx.Must(t, os.WriteFile(filepath.Join(cand.Dir, "step0", "model.norm.npy"), []byte("garbage"), 0o644))
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
+	testx.Must(t, err)
 	n := row(t, r, 0, "model.norm")
-	equal(t, n.Status, Error, "status")
-	contains(t, n.Note, "model.norm.npy", "not an NPY file")
-	equal(t, r.ExitCode, ExitInput, "exit code")
+	testx.Equal(t, n.Status, Error, "status")
+	testx.Contains(t, n.Note, "model.norm.npy", "not an NPY file")
+	testx.Equal(t, r.ExitCode, ExitInput, "exit code")
 }
 
 func TestAliases(t *testing.T) {
@@ -132,10 +134,10 @@ func TestAliases(t *testing.T) {
 	s := baseSynth()
 	s.aliases = true
 	r, err := Compare(candidate(t, s, nil), ref, Options{})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "alias-named candidate")
-	equal(t, row(t, r, 0, "model.layers.0.linear_attn.out_proj").Status, OK, "aligned")
-	equal(t, row(t, r, 0, "model.layers.0.attn_residual").Inputs[1], "model.layers.0.linear_attn.out_proj", "inputs canonical")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "alias-named candidate")
+	testx.Equal(t, row(t, r, 0, "model.layers.0.linear_attn.out_proj").Status, OK, "aligned")
+	testx.Equal(t, row(t, r, 0, "model.layers.0.attn_residual").Inputs[1], "model.layers.0.linear_attn.out_proj", "inputs canonical")
 
 	dense := func(int) bool { return false }
 	moe := func(int) bool { return true }
@@ -155,56 +157,56 @@ func TestAliases(t *testing.T) {
 		{"lm_head", dense, "lm_head"},
 	}
 	for _, tc := range tests {
-		equal(t, Canonical(tc.in, tc.moe), tc.want, tc.in)
+		testx.Equal(t, Canonical(tc.in, tc.moe), tc.want, tc.in)
 	}
 	m := &dump.Manifest{Nodes: []dump.Entry{{Name: "model.layers.1.mlp.router_probs"}, {Name: "model.layers.4.mlp", Op: "moe_out"},
 		{Name: "model.layers.2.mlp.down_proj"}}}
-	equal(t, moeLayers(m), map[int]bool{1: true, 4: true}, "MoE layers")
+	testx.Equal(t, moeLayers(m), map[int]bool{1: true, 4: true}, "MoE layers")
 }
 
 func TestPolicyOverrides(t *testing.T) {
 	ref := sharedDump(t, "base", baseSynth())
 	cand := candidate(t, baseSynth(), perturb(2, "lm_head", 1e-3))
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
-	equal(t, r.ExitCode, ExitDivergence, "default tolerances")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitDivergence, "default tolerances")
 
 	dir := t.TempDir()
 	write := func(js string) string {
 		p := filepath.Join(dir, "policy.json")
-		must(t, os.WriteFile(p, []byte(js), 0o644))
+		testx.Must(t, os.WriteFile(p, []byte(js), 0o644))
 		return p
 	}
 	p, err := LoadPolicy(write(`{"version": 1, "rules": [{"match": "lm_*", "rel_l2": 1e-2}]}`))
-	must(t, err)
+	testx.Must(t, err)
 	r, err = Compare(cand, ref, Options{Policy: p})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "loosened by a rule")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "loosened by a rule")
 	n := row(t, r, 2, "lm_head")
-	equal(t, n.Tol, Tol{RelL2: 1e-2, Atol: 1e-5, Rtol: 1e-4}, "field-wise override")
-	equal(t, n.TolSource, "policy lm_*", "tolerance source")
+	testx.Equal(t, n.Tol, Tol{RelL2: 1e-2, Atol: 1e-5, Rtol: 1e-4}, "field-wise override")
+	testx.Equal(t, n.TolSource, "policy lm_*", "tolerance source")
 
 	p, err = LoadPolicy(write(`{"version": 1, "rules": [{"match": "lm_head", "rel_l2": 1e-2}, {"match": "lm_head", "skip": true}]}`))
-	must(t, err)
+	testx.Must(t, err)
 	r, err = Compare(cand, ref, Options{Policy: p})
-	must(t, err)
-	equal(t, row(t, r, 2, "lm_head").Status, Skip, "skip rule")
+	testx.Must(t, err)
+	testx.Equal(t, row(t, r, 2, "lm_head").Status, Skip, "skip rule")
 
 	big := 1.0
 	r, err = Compare(cand, ref, Options{Override: TolSpec{Atol: &big}})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "--atol")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "--atol")
 
 	r, err = Compare(cand, ref, Options{DType: "bfloat16"})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "bf16 defaults")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "bf16 defaults")
 
 	// Missing nodes may be allowed by glob.
 	cand2 := candidate(t, baseSynth(), func(_ int, n string, _ *dump.Tensor) bool { return n != "model.norm" })
 	r, err = Compare(cand2, ref, Options{AllowMissing: []string{"model.norm"}})
-	must(t, err)
-	equal(t, r.ExitCode, ExitPass, "allowed missing")
-	contains(t, row(t, r, 0, "model.norm").Note, "missing in candidate, allowed")
+	testx.Must(t, err)
+	testx.Equal(t, r.ExitCode, ExitPass, "allowed missing")
+	testx.Contains(t, row(t, r, 0, "model.norm").Note, "missing in candidate, allowed")
 
 	for js, want := range map[string]string{
 		`{"version": 2}`: "version 2 is not supported",
@@ -213,10 +215,10 @@ func TestPolicyOverrides(t *testing.T) {
 		`{"version": 1, "default": {"atol": -1}}`:                               "negative",
 	} {
 		_, err := LoadPolicy(write(js))
-		wantErr(t, err, "policy", want)
+		testx.WantErr(t, err, "policy", want)
 	}
 	_, err = Compare(cand, ref, Options{DType: "int4"})
-	wantErr(t, err, `dtype "int4"`)
+	testx.WantErr(t, err, `dtype "int4"`)
 }
 
 func TestFilterAndWarnings(t *testing.T) {
@@ -225,10 +227,10 @@ func TestFilterAndWarnings(t *testing.T) {
 	s.ids = [][]int64{{3, 1, 9}, {1}, {5}}
 	cand := candidate(t, s, nil)
 	f, err := dump.NewFilter([]string{"^input_ids$", "embed"}, "", "0")
-	must(t, err)
+	testx.Must(t, err)
 	r, err := Compare(cand, ref, Options{Filter: f})
-	must(t, err)
-	equal(t, len(r.Nodes), 2, "filtered rows")
-	equal(t, r.Verdict.FirstDivergence.Name, "input_ids", "first divergence")
-	contains(t, r.Warnings[0], "input_ids differ", "HINT")
+	testx.Must(t, err)
+	testx.Equal(t, len(r.Nodes), 2, "filtered rows")
+	testx.Equal(t, r.Verdict.FirstDivergence.Name, "input_ids", "first divergence")
+	testx.Contains(t, r.Warnings[0], "input_ids differ", "HINT")
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/qnext/qnext/internal/testx"
 )
 
 func TestMetricsF32(t *testing.T) {
@@ -17,9 +19,9 @@ func TestMetricsF32(t *testing.T) {
 			t.Fatalf("%s = %v, want %v", what, got, want)
 		}
 	}
-	equal(t, m.N, 4, "N")
+	testx.Equal(t, m.N, 4, "N")
 	near(m.MaxAbs, 1, "MaxAbs")
-	equal(t, [3]float64{float64(m.CandAt), float64(m.RefAt), float64(m.MaxAbsAt)}, [3]float64{4, 3, 3}, "max abs location")
+	testx.Equal(t, [3]float64{float64(m.CandAt), float64(m.RefAt), float64(m.MaxAbsAt)}, [3]float64{4, 3, 3}, "max abs location")
 	near(m.MeanAbs, 1.5/4, "MeanAbs")
 	near(m.RelL2, math.Sqrt(1.25/26.25), "RelL2")
 	meanB := 9.5 / 4
@@ -30,11 +32,11 @@ func TestMetricsF32(t *testing.T) {
 	near(m.NMSE, 1.25/varB, "NMSE")
 	near(m.Cosine, (1+4+10.5+12)/math.Sqrt(30*26.25), "Cosine")
 	// allclose(0.1, 0.1): |d| ≤ 0.1 + 0.1·|b| fails at 3.5 (0.5 > 0.45) and at 3 (1 > 0.4)
-	equal(t, m.OutOfTol, 2, "OutOfTol")
+	testx.Equal(t, m.OutOfTol, 2, "OutOfTol")
 	near(m.FracOutOfTol, 0.5, "FracOutOfTol")
-	near(m.MinAtol, 1-0.1*3, "MinAtol")         // max |d| − rtol·|b|
-	near(m.MinRtol, (1-0.1)/3, "MinRtol")       // max (|d| − atol)/|b|
-	equal(t, m.MaxULP, uint64(1<<22), "MaxULP") // 3 → 4: 2^22 steps of 2^-22
+	near(m.MinAtol, 1-0.1*3, "MinAtol")               // max |d| − rtol·|b|
+	near(m.MinRtol, (1-0.1)/3, "MinRtol")             // max (|d| − atol)/|b|
+	testx.Equal(t, m.MaxULP, uint64(1<<22), "MaxULP") // 3 → 4: 2^22 steps of 2^-22
 }
 
 func TestMetricsMinTolerancesPass(t *testing.T) {
@@ -65,23 +67,23 @@ func TestMetricsMinTolerancesPass(t *testing.T) {
 func TestMetricsEdgeCases(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	m := MetricsF32([]float32{1, nan, inf, 2}, []float32{1, nan, 5, inf}, 0, 0)
-	equal(t, [5]int{m.N, m.CandNaN, m.CandInf, m.RefInf, m.NonFiniteMismatch}, [5]int{1, 1, 1, 1, 2}, "non-finite counts")
-	equal(t, m.NonFinite(), true, "NonFinite")
+	testx.Equal(t, [5]int{m.N, m.CandNaN, m.CandInf, m.RefInf, m.NonFiniteMismatch}, [5]int{1, 1, 1, 1, 2}, "non-finite counts")
+	testx.Equal(t, m.NonFinite(), true, "NonFinite")
 
 	z := MetricsF32([]float32{0, 0}, []float32{0, 0}, 0, 0)
-	equal(t, [2]float64{float64(z.RelL2), float64(z.Cosine)}, [2]float64{0, 1}, "zeros")
+	testx.Equal(t, [2]float64{float64(z.RelL2), float64(z.Cosine)}, [2]float64{0, 1}, "zeros")
 	one := MetricsF32([]float32{1, 0}, []float32{0, 0}, 0, 0)
 	if !math.IsInf(float64(one.RelL2), 1) || one.Cosine != 0 || !math.IsInf(float64(one.MinRtol), 1) {
 		t.Fatalf("zero reference: rel-L2 %v cosine %v min rtol %v", one.RelL2, one.Cosine, one.MinRtol)
 	}
-	equal(t, MetricsF32(nil, nil, 0, 0).MaxAbsAt, -1, "empty")
+	testx.Equal(t, MetricsF32(nil, nil, 0, 0).MaxAbsAt, -1, "empty")
 
 	next := math.Nextafter32(1, 2)
-	equal(t, MetricsF32([]float32{next, float32(math.Copysign(0, -1))}, []float32{1, 0}, 0, 0).MaxULP, uint64(1), "ULP")
-	equal(t, ulpDistance(-1e-45, 1e-45), int64(2), "ULP across zero")
+	testx.Equal(t, MetricsF32([]float32{next, float32(math.Copysign(0, -1))}, []float32{1, 0}, 0, 0).MaxULP, uint64(1), "ULP")
+	testx.Equal(t, ulpDistance(-1e-45, 1e-45), int64(2), "ULP across zero")
 
 	i := MetricsI64([]int64{1, 2, 3}, []int64{1, 5, 3})
-	equal(t, [2]int{i.Mismatches, i.MaxAbsAt}, [2]int{1, 1}, "int mismatches")
+	testx.Equal(t, [2]int{i.Mismatches, i.MaxAbsAt}, [2]int{1, 1}, "int mismatches")
 }
 
 // BenchmarkMetrics measures the single-pass kernel on 1 Mi element pairs; bytes = both inputs (8 bytes
@@ -179,7 +181,7 @@ func TestMetricsMatchesReference(t *testing.T) {
 				t.Fatalf("case %d (n=%d): %s = %v, reference %v", c, n, f.name, g, w)
 			}
 		}
-		equal(t, [8]int{got.N, got.MaxAbsAt, got.OutOfTol, int(got.MaxULP), got.CandNaN, got.CandInf, got.RefInf, got.NonFiniteMismatch},
+		testx.Equal(t, [8]int{got.N, got.MaxAbsAt, got.OutOfTol, int(got.MaxULP), got.CandNaN, got.CandInf, got.RefInf, got.NonFiniteMismatch},
 			[8]int{want.N, want.MaxAbsAt, want.OutOfTol, int(want.MaxULP), want.CandNaN, want.CandInf, want.RefInf, want.NonFiniteMismatch},
 			"counts")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/qnext/qnext/internal/testx"
+
 	"github.com/qnext/qnext/dump"
 	"github.com/qnext/qnext/runtime"
 )
@@ -42,29 +44,29 @@ func TestReplayObserver(t *testing.T) {
 	state := make([]float32, 2)
 	for step := range 2 {
 		_, err := fakeForward(o, step, state)
-		must(t, err)
+		testx.Must(t, err)
 	}
 	got, err := o.Result()
-	must(t, err)
+	testx.Must(t, err)
 	// step 1: a = [10 20] → b = [20 40]; s = [100 100] (injected after step 0) + b; c = s + 1
-	equal(t, got.F32, []float32{121, 141}, "replayed target")
-	equal(t, state, []float32{120, 140}, "the runtime's buffer was written in place")
+	testx.Equal(t, got.F32, []float32{121, 141}, "replayed target")
+	testx.Equal(t, state, []float32{120, 140}, "the runtime's buffer was written in place")
 
 	o = NewReplayObserver(0, "c", map[string]Tensor{"a": f32(1, 2, 3)})
 	_, err = fakeForward(o, 0, make([]float32, 2))
-	wantErr(t, err, "replay: node a (step 0) is float32[2] in the runtime, injected value is float32[3]")
+	testx.WantErr(t, err, "replay: node a (step 0) is float32[2] in the runtime, injected value is float32[3]")
 
 	o = NewReplayObserver(0, "c", map[string]Tensor{"nope": f32(1)})
 	_, err = fakeForward(o, 0, make([]float32, 2))
-	must(t, err)
+	testx.Must(t, err)
 	_, err = o.Result()
-	wantErr(t, err, "never injected nope")
+	testx.WantErr(t, err, "never injected nope")
 
 	o = NewReplayObserver(3, "c", nil)
 	_, err = fakeForward(o, 0, make([]float32, 2))
-	must(t, err)
+	testx.Must(t, err)
 	_, err = o.Result()
-	wantErr(t, err, "target c was not observed at step 3")
+	testx.WantErr(t, err, "target c was not observed at step 3")
 }
 
 // fakeReplayer answers with a fixed dump's value of the target and records the inputs it was given.
@@ -91,26 +93,26 @@ func TestCompareIsolatedReplay(t *testing.T) {
 	// A replay that reproduces the reference: the node is fine in isolation.
 	rp := &fakeReplayer{from: ref}
 	r, err := Compare(cand, ref, Options{Replayer: rp})
-	must(t, err)
+	testx.Must(t, err)
 	n := row(t, r, 0, bad)
 	if n.Isolated == nil || n.Isolated.RelL2 != 0 {
 		t.Fatalf("isolated metrics %+v", n.Isolated)
 	}
-	contains(t, n.Note, "isolated replay rel-L2 0, within tolerance")
+	testx.Contains(t, n.Note, "isolated replay rel-L2 0, within tolerance")
 	if _, ok := rp.inputs["model.layers.1.input_layernorm"]; !ok || len(rp.inputs) != 1 {
 		t.Fatalf("replay inputs %v: want the reference input_layernorm (no state before step 0)", keys(rp.inputs))
 	}
 
 	// A replay that reproduces the candidate: the op itself differs.
 	r, err = Compare(cand, ref, Options{Replayer: &fakeReplayer{from: cand}})
-	must(t, err)
-	contains(t, row(t, r, 0, bad).Note, "out of tolerance: the op itself differs")
+	testx.Must(t, err)
+	testx.Contains(t, row(t, r, 0, bad).Note, "out of tolerance: the op itself differs")
 
 	in, err := ref.ReplayInputs(1, []string{bad, "model.layers.1.linear_attn.recurrent_state@prev"})
-	must(t, err)
-	equal(t, in["model.layers.1.linear_attn.recurrent_state@prev"].Shape, []int{8}, "@prev input from step 0")
+	testx.Must(t, err)
+	testx.Equal(t, in["model.layers.1.linear_attn.recurrent_state@prev"].Shape, []int{8}, "@prev input from step 0")
 	_, err = ref.ReplayInputs(0, []string{"model.layers.9.mlp"})
-	wantErr(t, err, "reference lacks input step 0 model.layers.9.mlp.down_proj")
+	testx.WantErr(t, err, "reference lacks input step 0 model.layers.9.mlp.down_proj")
 }
 
 func keys(m map[string]dump.Tensor) []string {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qnext/qnext/internal/testx"
+
 	"github.com/qnext/qnext/dump"
 )
 
@@ -18,39 +20,39 @@ func divergedReport(t *testing.T) *Report {
 	ref := sharedDump(t, "base", baseSynth())
 	cand := candidate(t, baseSynth(), perturb(0, "model.layers.1.linear_attn.core", 1e-2))
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
+	testx.Must(t, err)
 	return r
 }
 
 func TestReportFormats(t *testing.T) {
 	r := divergedReport(t)
-	must(t, r.AttachPairs(-1, "", 3))
-	equal(t, r.Pairs.Name, "model.layers.1.linear_attn.core", "pairs default to the first divergence")
-	equal(t, len(r.Pairs.Pairs), 3, "pairs")
+	testx.Must(t, r.AttachPairs(-1, "", 3))
+	testx.Equal(t, r.Pairs.Name, "model.layers.1.linear_attn.core", "pairs default to the first divergence")
+	testx.Equal(t, len(r.Pairs.Pairs), 3, "pairs")
 	if r.Pairs.Pairs[0].OK || math.Abs(float64(r.Pairs.Pairs[0].Diff)) < math.Abs(float64(r.Pairs.Pairs[2].Diff)) {
 		t.Fatalf("pairs not sorted by |diff|: %+v", r.Pairs.Pairs)
 	}
 
 	var buf bytes.Buffer
-	must(t, Render(&buf, r, FormatJSON, View{}))
+	testx.Must(t, Render(&buf, r, FormatJSON, View{}))
 	var back Report
-	must(t, json.Unmarshal(buf.Bytes(), &back))
-	equal(t, back.Schema, SchemaVersion, "schema")
-	equal(t, back.ExitCode, ExitDivergence, "exit code")
-	equal(t, back.Verdict.FirstDivergence.Name, "model.layers.1.linear_attn.core", "first divergence")
-	equal(t, back.Verdict.Counts, r.Verdict.Counts, "counts")
-	equal(t, len(back.Nodes), len(r.Nodes), "nodes")
+	testx.Must(t, json.Unmarshal(buf.Bytes(), &back))
+	testx.Equal(t, back.Schema, SchemaVersion, "schema")
+	testx.Equal(t, back.ExitCode, ExitDivergence, "exit code")
+	testx.Equal(t, back.Verdict.FirstDivergence.Name, "model.layers.1.linear_attn.core", "first divergence")
+	testx.Equal(t, back.Verdict.Counts, r.Verdict.Counts, "counts")
+	testx.Equal(t, len(back.Nodes), len(r.Nodes), "nodes")
 	if a := back.Verdict.FirstDivergence.Amplification; a == nil || !math.IsInf(float64(*a), 1) {
 		t.Fatalf("infinite amplification lost in JSON: %v", a)
 	}
-	contains(t, buf.String(), `"amplification": "Infinity"`)
+	testx.Contains(t, buf.String(), `"amplification": "Infinity"`)
 
 	buf.Reset()
-	must(t, Render(&buf, r, FormatJUnit, View{}))
+	testx.Must(t, Render(&buf, r, FormatJUnit, View{}))
 	var ju JUnitSuites
-	must(t, xml.Unmarshal(buf.Bytes(), &ju))
-	equal(t, [2]int{ju.Tests, ju.Failures}, [2]int{len(r.Nodes), r.Verdict.Counts.Fail}, "junit totals")
-	equal(t, len(ju.Suites), 3, "one suite per step")
+	testx.Must(t, xml.Unmarshal(buf.Bytes(), &ju))
+	testx.Equal(t, [2]int{ju.Tests, ju.Failures}, [2]int{len(r.Nodes), r.Verdict.Counts.Fail}, "junit totals")
+	testx.Equal(t, len(ju.Suites), 3, "one suite per step")
 	var failed *JUnitCase
 	for i, c := range ju.Suites[0].Cases {
 		if c.Name == "model.layers.1.linear_attn.core" {
@@ -60,34 +62,34 @@ func TestReportFormats(t *testing.T) {
 	if failed == nil || failed.Failure == nil || !strings.Contains(failed.Failure.Message, "rel-L2 3.0e-02 > 1.0e-05") {
 		t.Fatalf("junit failure %+v", failed)
 	}
-	contains(t, failed.Failure.Body, "attribution: introduced")
+	testx.Contains(t, failed.Failure.Body, "attribution: introduced")
 
 	buf.Reset()
-	must(t, Render(&buf, r, FormatMarkdown, View{OnlyFailing: true}))
+	testx.Must(t, Render(&buf, r, FormatMarkdown, View{OnlyFailing: true}))
 	md := buf.String()
-	contains(t, md, "# qnext compare", "| ▶ | FAIL   |", "## first divergence: step 0 model.layers.1.linear_attn.core",
+	testx.Contains(t, md, "# qnext compare", "| ▶ | FAIL   |", "## first divergence: step 0 model.layers.1.linear_attn.core",
 		"## largest differences of step 0 model.layers.1.linear_attn.core", "(39 of 66 nodes shown)")
 	if strings.Contains(md, "| OK ") {
 		t.Fatal("--only-failing shows OK rows")
 	}
 
 	buf.Reset()
-	must(t, Render(&buf, r, FormatTable, View{Top: 3}))
-	contains(t, buf.String(), "│ ▶ │ FAIL", "(3 of 66 nodes shown)", "FAIL (exit 1): 66 nodes: 27 OK, 39 FAIL",
+	testx.Must(t, Render(&buf, r, FormatTable, View{Top: 3}))
+	testx.Contains(t, buf.String(), "│ ▶ │ FAIL", "(3 of 66 nodes shown)", "FAIL (exit 1): 66 nodes: 27 OK, 39 FAIL",
 		"introduced: every compared input is within tolerance")
-	wantErr(t, Render(&buf, r, "yaml", View{}), `unknown format "yaml"`)
+	testx.WantErr(t, Render(&buf, r, "yaml", View{}), `unknown format "yaml"`)
 }
 
 func TestRowsView(t *testing.T) {
 	r := divergedReport(t)
 	top := r.Rows(View{Top: 5})
-	equal(t, len(top), 5, "top rows")
+	testx.Equal(t, len(top), 5, "top rows")
 	for i := 1; i < len(top); i++ {
 		if top[i].CandOrder < top[i-1].CandOrder {
 			t.Fatal("top rows are not in execution order")
 		}
 	}
-	equal(t, len(r.Rows(View{OnlyFailing: true})), r.Verdict.Counts.Fail, "failing rows")
+	testx.Equal(t, len(r.Rows(View{OnlyFailing: true})), r.Verdict.Counts.Fail, "failing rows")
 }
 
 func TestBaseline(t *testing.T) {
@@ -96,23 +98,23 @@ func TestBaseline(t *testing.T) {
 	opts := Options{Override: TolSpec{RelL2: &loose}} // tolerance never trips: only the baseline decides
 	const node = "model.layers.1.linear_attn.core"
 	r1, err := Compare(candidate(t, baseSynth(), perturb(0, node, 1e-6)), ref, opts)
-	must(t, err)
+	testx.Must(t, err)
 	file := filepath.Join(t.TempDir(), "profile.json")
-	must(t, NewBaseline(r1).Write(file))
+	testx.Must(t, NewBaseline(r1).Write(file))
 	b, err := ReadBaseline(file)
-	must(t, err)
+	testx.Must(t, err)
 
 	r1.ApplyBaseline(b, DefaultFactor, DefaultFloor)
-	equal(t, r1.ExitCode, ExitPass, "same run against its own profile")
+	testx.Equal(t, r1.ExitCode, ExitPass, "same run against its own profile")
 
 	r2, err := Compare(candidate(t, baseSynth(), perturb(0, node, 1e-4)), ref, opts)
-	must(t, err)
-	equal(t, r2.ExitCode, ExitPass, "within tolerance")
+	testx.Must(t, err)
+	testx.Equal(t, r2.ExitCode, ExitPass, "within tolerance")
 	r2.ApplyBaseline(b, DefaultFactor, DefaultFloor)
-	equal(t, r2.ExitCode, ExitDivergence, "grown error")
+	testx.Equal(t, r2.ExitCode, ExitDivergence, "grown error")
 	g := r2.Verdict.Regressions[0]
-	equal(t, [2]any{g.Step, g.Name}, [2]any{0, node}, "first regression")
-	contains(t, r2.Verdict.Summary, "error-profile regressions")
+	testx.Equal(t, [2]any{g.Step, g.Name}, [2]any{0, node}, "first regression")
+	testx.Contains(t, r2.Verdict.Summary, "error-profile regressions")
 
 	// The floor keeps exact nodes from tripping on noise; a node that is no longer measured regresses.
 	rep := &Report{Nodes: []NodeResult{
@@ -121,25 +123,25 @@ func TestBaseline(t *testing.T) {
 	}}
 	base := &Baseline{Nodes: []BaselineNode{{0, "a", 0}, {0, "b", 1e-7}, {0, "gone", 1e-7}}}
 	regs := base.Check(rep, DefaultFactor, DefaultFloor)
-	equal(t, len(regs), 1, "regressions")
-	contains(t, regs[0].String(), "step 0 b: recorded rel-L2 1.0e-07, now MISSING")
+	testx.Equal(t, len(regs), 1, "regressions")
+	testx.Contains(t, regs[0].String(), "step 0 b: recorded rel-L2 1.0e-07, now MISSING")
 
-	must(t, os.WriteFile(file, []byte(`{"format": "other", "version": 1}`), 0o644))
+	testx.Must(t, os.WriteFile(file, []byte(`{"format": "other", "version": 1}`), 0o644))
 	_, err = ReadBaseline(file)
-	wantErr(t, err, "baseline", `format "other"`)
+	testx.WantErr(t, err, "baseline", `format "other"`)
 }
 
 func TestPlot(t *testing.T) {
 	r := divergedReport(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "curve.svg")
-	must(t, SavePlot(p, r))
+	testx.Must(t, SavePlot(p, r))
 	svg, err := os.ReadFile(p)
-	must(t, err)
-	contains(t, string(svg), "<svg", "<polyline", "step 2", "tol 1.0e-05", "layer 1: model.layers.1.linear_attn.recurrent_state 4.9e-02")
+	testx.Must(t, err)
+	testx.Contains(t, string(svg), "<svg", "<polyline", "step 2", "tol 1.0e-05", "layer 1: model.layers.1.linear_attn.recurrent_state 4.9e-02")
 	var doc struct{ XMLName xml.Name }
-	must(t, xml.Unmarshal(svg, &doc))
-	wantErr(t, SavePlot(filepath.Join(dir, "curve.png"), r), "only SVG")
+	testx.Must(t, xml.Unmarshal(svg, &doc))
+	testx.WantErr(t, SavePlot(filepath.Join(dir, "curve.png"), r), "only SVG")
 }
 
 // moeEdit plants router probabilities for layer 0, step 0: token 0 has a near-tie between its 2nd and
@@ -175,7 +177,7 @@ func TestRoutingAndLogits(t *testing.T) {
 		return flip(step, name, t)
 	})
 	r, err := Compare(cand, ref, Options{})
-	must(t, err)
+	testx.Must(t, err)
 	var g *RoutingResult
 	for i := range r.Routing {
 		if r.Routing[i].Step == 0 && r.Routing[i].Layer == 0 {
@@ -185,19 +187,19 @@ func TestRoutingAndLogits(t *testing.T) {
 	if g == nil {
 		t.Fatal("no routing result for step 0 layer 0")
 	}
-	equal(t, [4]int{g.Tokens, g.Identical, g.Flips, g.NearTie}, [4]int{3, 1, 2, 1}, "tokens, identical, flips, near-ties")
-	equal(t, [2]bool{g.Examples[0].NearTie, g.Examples[1].NearTie}, [2]bool{true, false}, "near-tie per flip")
+	testx.Equal(t, [4]int{g.Tokens, g.Identical, g.Flips, g.NearTie}, [4]int{3, 1, 2, 1}, "tokens, identical, flips, near-ties")
+	testx.Equal(t, [2]bool{g.Examples[0].NearTie, g.Examples[1].NearTie}, [2]bool{true, false}, "near-tie per flip")
 	if m := float64(g.Examples[0].Margin); m <= 0 || m > 1e-6 {
 		t.Fatalf("near-tie margin %v", m)
 	}
 	n := row(t, r, 0, "model.layers.0.mlp.topk_ids")
-	equal(t, [2]any{n.Status, n.Attribution}, [2]any{Fail, "introduced"}, "topk_ids")
-	contains(t, n.Note, "routing: 2 of 3 tokens chose other experts, 1 at a near-tie")
-	equal(t, len(r.Routing), 9, "3 layers × 3 steps")
+	testx.Equal(t, [2]any{n.Status, n.Attribution}, [2]any{Fail, "introduced"}, "topk_ids")
+	testx.Contains(t, n.Note, "routing: 2 of 3 tokens chose other experts, 1 at a near-tie")
+	testx.Equal(t, len(r.Routing), 9, "3 layers × 3 steps")
 
 	last := r.Logits[2]
 	if last.Top1Agree || last.Top1Cand != 15 || last.KL <= 0 || last.Top5Overlap >= 5 {
 		t.Fatalf("flipped logits %+v", last)
 	}
-	equal(t, r.Logits[0].Top1Agree, true, "step 0 logits")
+	testx.Equal(t, r.Logits[0].Top1Agree, true, "step 0 logits")
 }

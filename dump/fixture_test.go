@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/qnext/qnext/internal/testx"
 )
 
 // TestVerifyFixtures rereads every tensor of the committed reference dumps (written by numpy through
@@ -15,9 +17,9 @@ func TestVerifyFixtures(t *testing.T) {
 			t.Skipf("fixture %s not available: %v", dir, err)
 		}
 		m, err := ReadManifest(dir)
-		must(t, err)
+		testx.Must(t, err)
 		for i := range m.Nodes {
-			must(t, m.Nodes[i].Verify(dir))
+			testx.Must(t, m.Nodes[i].Verify(dir))
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qnext/qnext/internal/testx"
 )
 
 func TestManifestRoundTrip(t *testing.T) {
@@ -17,13 +19,13 @@ func TestManifestRoundTrip(t *testing.T) {
 		Nodes: []Entry{{Order: 0, Step: 0, Name: "input_ids", Layer: -1, Op: "input", Shape: []int{2},
 			DType: Int64, File: "step0/input_ids.npy"}},
 	}
-	must(t, WriteManifest(dir, m))
+	testx.Must(t, WriteManifest(dir, m))
 	raw, _ := os.ReadFile(filepath.Join(dir, ManifestName))
-	contains(t, string(raw), `"format": "qnext-dump"`, `"version": 1`, `"inputs": []`, `"sumsq": 0`)
+	testx.Contains(t, string(raw), `"format": "qnext-dump"`, `"version": 1`, `"inputs": []`, `"sumsq": 0`)
 	got, err := ReadManifest(dir)
-	must(t, err)
-	equal(t, got.Nodes[0].Name, "input_ids", "node name")
-	equal(t, got.Steps, m.Steps, "steps")
+	testx.Must(t, err)
+	testx.Equal(t, got.Nodes[0].Name, "input_ids", "node name")
+	testx.Equal(t, got.Steps, m.Steps, "steps")
 }
 
 func TestReadManifestRefuses(t *testing.T) {
@@ -45,18 +47,18 @@ func TestReadManifestRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(tc.json), 0o644))
+			testx.Must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(tc.json), 0o644))
 			_, err := ReadManifest(dir)
-			wantErr(t, err, append(tc.want, filepath.Join(dir, ManifestName))...)
+			testx.WantErr(t, err, append(tc.want, filepath.Join(dir, ManifestName))...)
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error spans several lines: %q", err)
 			}
 		})
 	}
 	_, err := ReadManifest(t.TempDir())
-	wantErr(t, err, "not a dump (no manifest.json")
+	testx.WantErr(t, err, "not a dump (no manifest.json")
 	_, err = ReadManifest(filepath.Join(t.TempDir(), "absent"))
-	wantErr(t, err, "no such dump directory")
+	testx.WantErr(t, err, "no such dump directory")
 }
 
 func TestReadManifestForwardCompatible(t *testing.T) {
@@ -64,20 +66,20 @@ func TestReadManifestForwardCompatible(t *testing.T) {
 	js := `{"format": "qnext-dump", "version": 1, "future_field": {"x": 1}, "steps": [],
 	        "nodes": [{"order": 0, "step": 0, "name": "lm_head", "layer": -1, "op": "linear", "shape": [1, 4],
 	                   "dtype": "float32", "file": "step0/lm_head.npy", "extra": true}]}`
-	must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(js), 0o644))
+	testx.Must(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte(js), 0o644))
 	m, err := ReadManifest(dir)
-	must(t, err)
-	equal(t, len(m.Nodes), 1, "nodes")
-	equal(t, m.Missing, nil, "missing")
+	testx.Must(t, err)
+	testx.Equal(t, len(m.Nodes), 1, "nodes")
+	testx.Equal(t, m.Missing, nil, "missing")
 }
 
 func TestStats(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
 	s := StatsF32([]float32{1, 2, nan, 3, inf, 4})
-	equal(t, s, Stats{Min: 1, Max: 4, Mean: 2.5, Std: math.Sqrt(1.25), Sum: 10, SumSq: 30, NaN: 1, Inf: 1}, "stats")
-	equal(t, StatsF32([]float32{nan}), Stats{NaN: 1}, "all non-finite")
-	equal(t, StatsF32(nil), Stats{}, "empty")
-	equal(t, StatsI64([]int64{-2, 4}), Stats{Min: -2, Max: 4, Mean: 1, Std: 3, Sum: 2, SumSq: 20}, "int64")
+	testx.Equal(t, s, Stats{Min: 1, Max: 4, Mean: 2.5, Std: math.Sqrt(1.25), Sum: 10, SumSq: 30, NaN: 1, Inf: 1}, "stats")
+	testx.Equal(t, StatsF32([]float32{nan}), Stats{NaN: 1}, "all non-finite")
+	testx.Equal(t, StatsF32(nil), Stats{}, "empty")
+	testx.Equal(t, StatsI64([]int64{-2, 4}), Stats{Min: -2, Max: 4, Mean: 1, Std: 3, Sum: 2, SumSq: 20}, "int64")
 
 	// A large mean must not swamp the deviation (the naive Σx²/n − mean² gives 0 or garbage here).
 	x := make([]float32, 1000)
@@ -102,7 +104,7 @@ func TestRanges(t *testing.T) {
 	}
 	for _, tc := range tests {
 		rs, err := ParseRanges(tc.in)
-		must(t, err)
+		testx.Must(t, err)
 		for _, v := range tc.yes {
 			if !rs.Contains(v) {
 				t.Fatalf("%q does not contain %d", tc.in, v)
@@ -113,17 +115,17 @@ func TestRanges(t *testing.T) {
 				t.Fatalf("%q contains %d", tc.in, v)
 			}
 		}
-		equal(t, rs.String(), tc.text, "String")
+		testx.Equal(t, rs.String(), tc.text, "String")
 	}
 	for _, bad := range []string{"a", "3-1", "-1", "1,,2", "1-"} {
 		_, err := ParseRanges(bad)
-		wantErr(t, err, "range list")
+		testx.WantErr(t, err, "range list")
 	}
 }
 
 func TestFilter(t *testing.T) {
 	f, err := NewFilter([]string{`linear_attn\.core$`, `^lm_head$`}, "0-1", "1")
-	must(t, err)
+	testx.Must(t, err)
 	tests := []struct {
 		step int
 		name string
@@ -137,14 +139,14 @@ func TestFilter(t *testing.T) {
 		{1, "lm_head", false},                         // model-level node under a layer filter
 	}
 	for _, tc := range tests {
-		equal(t, f.Match(tc.step, tc.name), tc.want, tc.name)
+		testx.Equal(t, f.Match(tc.step, tc.name), tc.want, tc.name)
 	}
 	all, _ := NewFilter(nil, "", "")
-	equal(t, all.Match(5, "lm_head"), true, "empty filter")
+	testx.Equal(t, all.Match(5, "lm_head"), true, "empty filter")
 	_, err = NewFilter([]string{"("}, "", "")
-	wantErr(t, err, `name filter "("`)
-	equal(t, LayerOf("model.layers.12.mlp"), 12, "LayerOf")
-	equal(t, LayerOf("model.layers.3"), 3, "LayerOf layer output")
-	equal(t, LayerOf("model.norm"), -1, "LayerOf model-level")
-	equal(t, LayerOf("model.layers.x.mlp"), -1, "LayerOf malformed")
+	testx.WantErr(t, err, `name filter "("`)
+	testx.Equal(t, LayerOf("model.layers.12.mlp"), 12, "LayerOf")
+	testx.Equal(t, LayerOf("model.layers.3"), 3, "LayerOf layer output")
+	testx.Equal(t, LayerOf("model.norm"), -1, "LayerOf model-level")
+	testx.Equal(t, LayerOf("model.layers.x.mlp"), -1, "LayerOf malformed")
 }

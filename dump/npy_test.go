@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qnext/qnext/internal/testx"
 )
 
 func TestNPYRoundTrip(t *testing.T) {
@@ -30,19 +32,19 @@ func TestNPYRoundTrip(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, tc.name+".npy")
-			must(t, WriteTensor(p, tc.t))
+			testx.Must(t, WriteTensor(p, tc.t))
 			raw, err := os.ReadFile(p)
-			must(t, err)
+			testx.Must(t, err)
 			hlen := int(binary.LittleEndian.Uint16(raw[8:10]))
 			if (10+hlen)%64 != 0 || raw[10+hlen-1] != '\n' {
 				t.Fatalf("data offset %d is not a multiple of 64 after a '\\n'", 10+hlen)
 			}
 			got, err := ReadTensor(p)
-			must(t, err)
-			equal(t, got.Shape, tc.t.Shape, "shape")
-			equal(t, got.DType(), tc.t.DType(), "dtype")
+			testx.Must(t, err)
+			testx.Equal(t, got.Shape, tc.t.Shape, "shape")
+			testx.Equal(t, got.DType(), tc.t.DType(), "dtype")
 			if tc.t.I64 != nil {
-				equal(t, got.I64, tc.t.I64, "int64 data")
+				testx.Equal(t, got.I64, tc.t.I64, "int64 data")
 				return
 			}
 			if len(got.F32) != len(tc.t.F32) {
@@ -81,19 +83,19 @@ func TestNPYHeaderBytes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		h, err := npyHeader(tc.descr, tc.shape)
-		must(t, err)
+		testx.Must(t, err)
 		want := "\x93NUMPY\x01\x00" + "\x76\x00" + tc.dict + strings.Repeat(" ", 128-10-len(tc.dict)-1) + "\n"
-		equal(t, string(h), want, "header")
+		testx.Equal(t, string(h), want, "header")
 	}
 }
 
 func TestWriteNPYErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.npy")
-	wantErr(t, WriteNPY(p, []int{2, 2}, []float32{1, 2, 3}, nil), p, "3 values for shape [2 2]")
-	wantErr(t, WriteNPY(p, []int{1}, []float32{1}, []int64{1}), "both")
-	wantErr(t, WriteNPY(p, []int{-1}, []float32{}, nil), "negative")
-	wantErr(t, WriteNPY(filepath.Join(dir, "no/such/dir/x.npy"), []int{1}, []float32{1}, nil), "no/such/dir/x.npy")
+	testx.WantErr(t, WriteNPY(p, []int{2, 2}, []float32{1, 2, 3}, nil), p, "3 values for shape [2 2]")
+	testx.WantErr(t, WriteNPY(p, []int{1}, []float32{1}, []int64{1}), "both")
+	testx.WantErr(t, WriteNPY(p, []int{-1}, []float32{}, nil), "negative")
+	testx.WantErr(t, WriteNPY(filepath.Join(dir, "no/such/dir/x.npy"), []int{1}, []float32{1}, nil), "no/such/dir/x.npy")
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatal("a failed write left a file")
 	}
@@ -108,7 +110,7 @@ func rawNPY(t *testing.T, dir, name, dict string, payload []byte) string {
 	b = append(b, dict+strings.Repeat(" ", pad)+"\n"...)
 	b = append(b, payload...)
 	p := filepath.Join(dir, name)
-	must(t, os.WriteFile(p, b, 0o644))
+	testx.Must(t, os.WriteFile(p, b, 0o644))
 	return p
 }
 
@@ -118,26 +120,26 @@ func TestReadNPYConversions(t *testing.T) {
 	f8 = binary.LittleEndian.AppendUint64(f8, math.Float64bits(-2))
 	p := rawNPY(t, dir, "f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", f8)
 	shape, f32, i64, err := ReadNPY(p)
-	must(t, err)
-	equal(t, shape, []int{2}, "f8 shape")
-	equal(t, i64, nil, "f8 int data")
-	equal(t, f32, []float32{0.1, -2}, "f8 narrowed")
+	testx.Must(t, err)
+	testx.Equal(t, shape, []int{2}, "f8 shape")
+	testx.Equal(t, i64, nil, "f8 int data")
+	testx.Equal(t, f32, []float32{0.1, -2}, "f8 narrowed")
 
 	// 0x3c00 = 1.0, 0x0001 = smallest subnormal 2^-24, 0xfc00 = -Inf
 	f2 := []byte{0x00, 0x3c, 0x01, 0x00, 0x00, 0xfc}
 	p = rawNPY(t, dir, "f2.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", f2)
 	_, f32, _, err = ReadNPY(p)
-	must(t, err)
-	equal(t, f32, []float32{1, float32(math.Ldexp(1, -24)), float32(math.Inf(-1))}, "f2 widened")
+	testx.Must(t, err)
+	testx.Equal(t, f32, []float32{1, float32(math.Ldexp(1, -24)), float32(math.Inf(-1))}, "f2 widened")
 
 	i4 := binary.LittleEndian.AppendUint32(nil, uint32(0xffffffff))
 	i4 = binary.LittleEndian.AppendUint32(i4, 7)
 	p = rawNPY(t, dir, "i4.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }", i4)
 	shape, f32, i64, err = ReadNPY(p)
-	must(t, err)
-	equal(t, shape, []int{1, 2}, "i4 shape")
-	equal(t, f32, nil, "i4 float data")
-	equal(t, i64, []int64{-1, 7}, "i4 widened")
+	testx.Must(t, err)
+	testx.Equal(t, shape, []int{1, 2}, "i4 shape")
+	testx.Equal(t, f32, nil, "i4 float data")
+	testx.Equal(t, i64, []int64{-1, 7}, "i4 widened")
 }
 
 func TestReadNPYRejects(t *testing.T) {
@@ -159,21 +161,21 @@ func TestReadNPYRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := rawNPY(t, dir, tc.name+".npy", tc.dict, tc.payload)
 			_, _, _, err := ReadNPY(p)
-			wantErr(t, err, p, tc.want)
+			testx.WantErr(t, err, p, tc.want)
 		})
 	}
 	p := filepath.Join(dir, "text.npy")
-	must(t, os.WriteFile(p, []byte("hello, world"), 0o644))
+	testx.Must(t, os.WriteFile(p, []byte("hello, world"), 0o644))
 	_, _, _, err := ReadNPY(p)
-	wantErr(t, err, p, "not an NPY file")
+	testx.WantErr(t, err, p, "not an NPY file")
 	_, _, _, err = ReadNPY(filepath.Join(dir, "absent.npy"))
-	wantErr(t, err, "absent.npy")
+	testx.WantErr(t, err, "absent.npy")
 }
 
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.npy")
-	must(t, WriteNPY(p, []int{1}, []float32{1}, nil))
+	testx.Must(t, WriteNPY(p, []int{1}, []float32{1}, nil))
 	before, _ := os.ReadFile(p)
 
 	// A writer that fails halfway leaves the old file untouched and no temp file behind.
@@ -181,9 +183,9 @@ func TestWriteAtomic(t *testing.T) {
 		w.Write([]byte("partial"))
 		return errors.New("disk full")
 	})
-	wantErr(t, err, "disk full")
+	testx.WantErr(t, err, "disk full")
 	after, _ := os.ReadFile(p)
-	equal(t, after, before, "file after a failed rewrite")
+	testx.Equal(t, after, before, "file after a failed rewrite")
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("%d files in the directory, want only a.npy", len(entries))

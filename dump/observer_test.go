@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/qnext/qnext/internal/testx"
+
 	"github.com/qnext/qnext/runtime"
 )
 
@@ -58,91 +60,91 @@ func twoSteps() []event {
 func TestRecorder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dump")
 	f, err := NewFilter([]string{`^model\.layers\.1$`, "recurrent_state"}, "", "")
-	must(t, err)
+	testx.Must(t, err)
 	rec, err := NewRecorder(dir, RecorderOptions{Filter: f, Model: ModelInfo{ModelType: "qwen3_next"}})
-	must(t, err)
-	must(t, rec.BeginStep(0, "", 0, []int64{5, 6}))
-	must(t, drive(rec, twoSteps()))
-	must(t, rec.Close())
+	testx.Must(t, err)
+	testx.Must(t, rec.BeginStep(0, "", 0, []int64{5, 6}))
+	testx.Must(t, drive(rec, twoSteps()))
+	testx.Must(t, rec.Close())
 
 	m, err := ReadManifest(dir)
-	must(t, err)
-	equal(t, m.Producer.Name, "qnext", "producer")
-	equal(t, m.Model.ModelType, "qwen3_next", "model type")
-	equal(t, m.InputIDs, []int64{5, 6, 7}, "input_ids (step 1 declared by its node)")
-	equal(t, m.Steps, []Step{{0, "prefill", 0, 2}, {1, "decode", 2, 1}}, "steps")
+	testx.Must(t, err)
+	testx.Equal(t, m.Producer.Name, "qnext", "producer")
+	testx.Equal(t, m.Model.ModelType, "qwen3_next", "model type")
+	testx.Equal(t, m.InputIDs, []int64{5, 6, 7}, "input_ids (step 1 declared by its node)")
+	testx.Equal(t, m.Steps, []Step{{0, "prefill", 0, 2}, {1, "decode", 2, 1}}, "steps")
 	var names []string
 	for i, e := range m.Nodes {
-		equal(t, e.Order, i, "order")
+		testx.Equal(t, e.Order, i, "order")
 		names = append(names, e.File)
 	}
-	equal(t, names, []string{
+	testx.Equal(t, names, []string{
 		"step0/input_ids.npy", "step0/model.layers.0.linear_attn.recurrent_state.npy", "step0/model.layers.1.npy",
 		"step1/input_ids.npy", "step1/model.layers.0.linear_attn.recurrent_state.npy", "step1/model.layers.1.npy",
 	}, "files in order")
 	st := m.Nodes[1]
-	equal(t, st.Inputs, []string{"model.embed_tokens", "model.layers.0.linear_attn.recurrent_state@prev"}, "inputs")
-	equal(t, st.Stats, Stats{Min: 0, Max: 1, Mean: 0.5, Std: 0.5, Sum: 1, SumSq: 1}, "stats")
+	testx.Equal(t, st.Inputs, []string{"model.embed_tokens", "model.layers.0.linear_attn.recurrent_state@prev"}, "inputs")
+	testx.Equal(t, st.Stats, Stats{Min: 0, Max: 1, Mean: 0.5, Std: 0.5, Sum: 1, SumSq: 1}, "stats")
 	tn, err := st.Load(dir)
-	must(t, err)
-	equal(t, tn.F32, []float32{1, 0}, "data")
+	testx.Must(t, err)
+	testx.Equal(t, tn.F32, []float32{1, 0}, "data")
 	tmps, _ := filepath.Glob(filepath.Join(dir, "*", "*.tmp"))
-	equal(t, len(tmps), 0, "temp files left")
+	testx.Equal(t, len(tmps), 0, "temp files left")
 }
 
 func TestRecorderStepAndLayerFilter(t *testing.T) {
 	dir := t.TempDir()
 	f, err := NewFilter(nil, "1", "1")
-	must(t, err)
+	testx.Must(t, err)
 	rec, err := NewRecorder(dir, RecorderOptions{Filter: f})
-	must(t, err)
-	must(t, drive(rec, twoSteps()))
-	must(t, rec.Close())
+	testx.Must(t, err)
+	testx.Must(t, drive(rec, twoSteps()))
+	testx.Must(t, rec.Close())
 	m, err := ReadManifest(dir)
-	must(t, err)
+	testx.Must(t, err)
 	var got []string
 	for _, e := range m.Nodes {
 		got = append(got, e.File)
 	}
-	equal(t, got, []string{"step1/input_ids.npy", "step1/model.layers.1.npy"}, "files")
-	equal(t, m.InputIDs, []int64{5, 6, 7}, "ids of every step")
+	testx.Equal(t, got, []string{"step1/input_ids.npy", "step1/model.layers.1.npy"}, "files")
+	testx.Equal(t, m.InputIDs, []int64{5, 6, 7}, "ids of every step")
 }
 
 func TestRecorderDirectoryRules(t *testing.T) {
 	// A run that never closes leaves no manifest: not a complete dump.
 	dir := t.TempDir()
 	rec, err := NewRecorder(dir, RecorderOptions{})
-	must(t, err)
-	must(t, drive(rec, twoSteps()[:3]))
+	testx.Must(t, err)
+	testx.Must(t, drive(rec, twoSteps()[:3]))
 	_, err = ReadManifest(dir)
-	wantErr(t, err, "not a dump (no manifest.json")
+	testx.WantErr(t, err, "not a dump (no manifest.json")
 
 	// That directory is now non-empty and not a dump: refused unless Overwrite.
 	_, err = NewRecorder(dir, RecorderOptions{})
-	wantErr(t, err, "is not empty and is not a previous dump", "overwrite")
+	testx.WantErr(t, err, "is not empty and is not a previous dump", "overwrite")
 	stray := filepath.Join(dir, "notes.txt")
-	must(t, os.WriteFile(stray, []byte("keep me"), 0o644))
+	testx.Must(t, os.WriteFile(stray, []byte("keep me"), 0o644))
 	rec, err = NewRecorder(dir, RecorderOptions{Overwrite: true})
-	must(t, err)
-	must(t, drive(rec, twoSteps()))
-	must(t, rec.Close())
+	testx.Must(t, err)
+	testx.Must(t, drive(rec, twoSteps()))
+	testx.Must(t, rec.Close())
 	if _, err := os.Stat(stray); err != nil {
 		t.Fatal("Overwrite deleted a file it did not write")
 	}
 
 	// A previous dump may be rewritten; its manifest disappears until the new Close.
 	rec, err = NewRecorder(dir, RecorderOptions{})
-	must(t, err)
+	testx.Must(t, err)
 	_, err = ReadManifest(dir)
-	wantErr(t, err, "no manifest.json")
-	must(t, rec.Close())
+	testx.WantErr(t, err, "no manifest.json")
+	testx.Must(t, rec.Close())
 	_, err = ReadManifest(dir)
-	must(t, err)
+	testx.Must(t, err)
 }
 
 func TestRecorderRejectsBadNodes(t *testing.T) {
 	rec, err := NewRecorder(t.TempDir(), RecorderOptions{})
-	must(t, err)
+	testx.Must(t, err)
 	bad := []struct {
 		ev   event
 		want string
@@ -152,13 +154,13 @@ func TestRecorderRejectsBadNodes(t *testing.T) {
 		{f32Node(0, "x", "x", []int{2}, nil, 1), "node x (step 0): 1 values for shape [2]"},
 	}
 	for _, b := range bad {
-		wantErr(t, drive(rec, []event{b.ev}), b.want)
+		testx.WantErr(t, drive(rec, []event{b.ev}), b.want)
 	}
 	ok := f32Node(0, "y", "x", []int{1}, nil, 1)
-	must(t, drive(rec, []event{ok}))
-	wantErr(t, drive(rec, []event{ok}), "node y observed twice in step 0")
-	must(t, rec.Close())
-	wantErr(t, drive(rec, []event{f32Node(0, "z", "x", []int{1}, nil, 1)}), "after Close")
+	testx.Must(t, drive(rec, []event{ok}))
+	testx.WantErr(t, drive(rec, []event{ok}), "node y observed twice in step 0")
+	testx.Must(t, rec.Close())
+	testx.WantErr(t, drive(rec, []event{f32Node(0, "z", "x", []int{1}, nil, 1)}), "after Close")
 }
 
 func TestPrinter(t *testing.T) {
@@ -168,9 +170,9 @@ func TestPrinter(t *testing.T) {
 	ev = append(ev, f32Node(0, "model.layers.0.linear_attn.core", "delta_rule", []int{8},
 		[]string{"model.layers.0.linear_attn.query"}, 1, 2, 3, 4, 5, 6, 7, float32(math.NaN())))
 	p := NewPrinter(&buf, f, 3)
-	must(t, drive(p, ev))
+	testx.Must(t, drive(p, ev))
 	out := buf.String()
-	contains(t, out,
+	testx.Contains(t, out,
 		"[s0 #0] model.layers.0.linear_attn.recurrent_state = state(model.embed_tokens, linear_attn.recurrent_state@prev) float32[2]",
 		"min 0.0000e+00  max 1.0000e+00  mean 5.0000e-01  std 5.0000e-01  sum 1.0000e+00  sumsq 1.0000e+00  nan 0  inf 0",
 		"[1, 0]  (2 values)",
@@ -195,29 +197,29 @@ func TestWatchNamesFirstNonFiniteNodeAndExtremeInput(t *testing.T) {
 		f32Node(0, "model.layers.0.linear_attn.core", "delta_rule", []int{1}, []string{"model.layers.0.linear_attn.g"}, inf),
 	}
 	rec, err := NewRecorder(t.TempDir(), RecorderOptions{})
-	must(t, err)
+	testx.Must(t, err)
 	w := NewWatch(rec)
 	err = drive(w, ev)
 	var nf *NonFiniteError
 	if !errors.As(err, &nf) {
 		t.Fatalf("error %v is not a *NonFiniteError", err)
 	}
-	equal(t, nf.Node.Name, "model.layers.0.linear_attn.g", "first bad node")
-	equal(t, nf.Index, []int{0, 1}, "first bad index")
-	equal(t, [2]int{nf.Node.NaN, nf.Node.Inf}, [2]int{1, 1}, "counts")
-	equal(t, len(nf.Inputs), 3, "inputs")
-	equal(t, nf.Inputs[0].Extreme, true, "a is extreme")
-	equal(t, nf.Inputs[1].Extreme, false, "b is moderate")
-	equal(t, nf.Inputs[2].Seen, false, "no previous step")
-	wantErr(t, err, "step 0 node model.layers.0.linear_attn.g (decay [1, 3]): 1 NaN, 1 Inf, first at [0 1]",
+	testx.Equal(t, nf.Node.Name, "model.layers.0.linear_attn.g", "first bad node")
+	testx.Equal(t, nf.Index, []int{0, 1}, "first bad index")
+	testx.Equal(t, [2]int{nf.Node.NaN, nf.Node.Inf}, [2]int{1, 1}, "counts")
+	testx.Equal(t, len(nf.Inputs), 3, "inputs")
+	testx.Equal(t, nf.Inputs[0].Extreme, true, "a is extreme")
+	testx.Equal(t, nf.Inputs[1].Extreme, false, "b is moderate")
+	testx.Equal(t, nf.Inputs[2].Seen, false, "no previous step")
+	testx.WantErr(t, err, "step 0 node model.layers.0.linear_attn.g (decay [1, 3]): 1 NaN, 1 Inf, first at [0 1]",
 		"extreme inputs: model.layers.0.linear_attn.a (absmax 3e+05")
-	contains(t, nf.Details(), "! model.layers.0.linear_attn.a [2]: min 1 max 3e+05", "recurrent_state@prev: not observed")
+	testx.Contains(t, nf.Details(), "! model.layers.0.linear_attn.a [2]: min 1 max 3e+05", "recurrent_state@prev: not observed")
 	// The recorder behind the watch saw the bad node but not the one after it.
 	names := []string{}
 	for _, e := range rec.Manifest().Nodes {
 		names = append(names, e.Name)
 	}
-	equal(t, names[len(names)-1], "model.layers.0.linear_attn.g", "last recorded node")
+	testx.Equal(t, names[len(names)-1], "model.layers.0.linear_attn.g", "last recorded node")
 
 	// KeepGoing records without aborting; @prev resolves to the previous step.
 	w = NewWatch(nil)
@@ -226,13 +228,13 @@ func TestWatchNamesFirstNonFiniteNodeAndExtremeInput(t *testing.T) {
 		f32Node(0, "s", "state", []int{1}, nil, float32(math.NaN())),
 		f32Node(1, "s", "state", []int{1}, []string{"s@prev"}, float32(math.NaN())),
 	}
-	must(t, drive(w, ev2))
-	equal(t, w.Err().Node.Step, 0, "first step")
+	testx.Must(t, drive(w, ev2))
+	testx.Equal(t, w.Err().Node.Step, 0, "first step")
 	w = NewWatch(nil)
 	ev3 := []event{f32Node(0, "s", "state", []int{1}, nil, 2), f32Node(1, "s", "state", []int{1}, []string{"s@prev"}, inf)}
 	err = drive(w, ev3)
 	if !errors.As(err, &nf) || !nf.Inputs[0].Seen || nf.Inputs[0].Summary.Step != 0 {
 		t.Fatalf("@prev input not resolved to step 0: %+v", nf)
 	}
-	wantErr(t, err, "all inputs finite and moderate")
+	testx.WantErr(t, err, "all inputs finite and moderate")
 }

@@ -14,18 +14,6 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-func randMat(r *rand.Rand, rows, cols int, dt DType) *Mat {
-	v := randSlice(r, rows*cols)
-	if dt == F32 {
-		return NewMatF32(rows, cols, v)
-	}
-	bits := make([]uint16, len(v))
-	for i, x := range v {
-		bits[i] = F32ToBF16(x)
-	}
-	return NewMat16(rows, cols, BF16, bits)
-}
-
 // BenchmarkLinear measures y = x·Wᵀ for decode (T=1, memory bound) and prefill (T=128) shapes.
 // Bytes/op counts the weight bytes read, so MB/s (and GB/s) of the T=1 cases is the achieved weight
 // bandwidth; GFLOP/s counts 2·T·Rows·Cols per call. Each case also runs as ".../generic" on the portable

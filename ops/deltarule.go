@@ -63,6 +63,9 @@ func DeltaRuleRecurrent(out, state, q, k, v, g, beta []float32, s DeltaShape) {
 	})
 }
 
+// Axpy computes y += a·x (x at least as long as y).
+func Axpy(y []float32, a float32, x []float32) { axpy(y, a, x) }
+
 // axpy computes y += a·x.
 func axpy(y []float32, a float32, x []float32) {
 	x = x[:len(y)]

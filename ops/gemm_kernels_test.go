@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/qnext/qnext/internal/numtest"
 )
 
 // refGemm is C = beta·C + A·B in float64 with the triangle applied (entries outside it are skipped).
@@ -122,10 +124,10 @@ func TestDeltaRuleKernelShapes(t *testing.T) {
 				"chunked": DeltaRuleChunked, "recurrent": DeltaRuleRecurrent,
 			} {
 				o, st := run(f)
-				if e := relL2(o, ro); e > 1e-5 {
+				if e := numtest.RelL2(o, ro); e > 1e-5 {
 					t.Errorf("%s: out rel-L2 %.2e", name, e)
 				}
-				if e := relL2(st, rs); e > 1e-5 {
+				if e := numtest.RelL2(st, rs); e > 1e-5 {
 					t.Errorf("%s: state rel-L2 %.2e", name, e)
 				}
 			}
@@ -145,14 +147,4 @@ func unitRowsF32(r *rand.Rand, n, d int) []float32 {
 		}
 	}
 	return v
-}
-
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / max(den, 1e-300))
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/qnext/qnext/internal/numtest"
 )
 
 // LinearBatch and SwiGLUBatch must give Linear's (and SwiGLU's) values bit for bit, on every path: the
@@ -45,10 +47,10 @@ func TestLinearBatchEqualsLinear(t *testing.T) {
 				SwiGLUBatch(glu)
 				for i := range jobs {
 					if v.lin8 && jobs[i].T == 1 {
-						if e := relL2(jobs[i].Y, want[i]); e > 1e-6 {
+						if e := numtest.RelL2(jobs[i].Y, want[i]); e > 1e-6 {
 							t.Errorf("LinearBatch job %d: rel-L2 %.2e from Linear", i, e)
 						}
-						if e := relL2(glu[i].Y, wantGLU[i]); e > 1e-6 {
+						if e := numtest.RelL2(glu[i].Y, wantGLU[i]); e > 1e-6 {
 							t.Errorf("SwiGLUBatch job %d: rel-L2 %.2e from Linear + SwiGLU", i, e)
 						}
 						continue

@@ -230,11 +230,3 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 
 // attnRows is the number of queries of one head handled together by attend.
 const attnRows = 64
-
-// axpy computes y += a·x.
-func axpy(y []float32, a float32, x []float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] += a * x[i]
-	}
-}

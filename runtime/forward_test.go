@@ -33,9 +33,6 @@ func randomIDs(n, vocab int, seed uint64) []int64 {
 	return ids
 }
 
-// lastRow returns row T-1 of logits [T, V].
-func lastRow(logits []float32, V int) []float32 { return logits[len(logits)-V:] }
-
 func TestPrefillEqualsPrefillPlusDecode(t *testing.T) {
 	c := synth.Tiny()
 	m := tinyModel(t, c)

@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/qnext/qnext/ops"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/qnext/qnext/ops"
 )
 
 // Identity is the model identity written into dump manifests (docs/dump-format.md).

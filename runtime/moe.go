@@ -159,7 +159,7 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 		}
 		o := out[t*H : (t+1)*H]
 		for _, x := range sel {
-			axpy(o, weights[x], ys[rowOf[x]*H:(rowOf[x]+1)*H])
+			ops.Axpy(o, weights[x], ys[rowOf[x]*H:(rowOf[x]+1)*H])
 		}
 	})
 	return out

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"math"
-	"sort"
 )
 
 // Candidate is one token of a logits row with its probability.
@@ -23,14 +22,27 @@ func TopK(row []float32, k int) []Candidate {
 	for _, v := range row {
 		z += math.Exp(float64(v) - mx)
 	}
-	idx := make([]int, len(row))
-	for i := range idx {
-		idx[i] = i
+	// One pass keeping the best k ids in order (k is small: a full sort of a 152k vocabulary per decode
+	// step would cost more than the step's sampling); ids are visited in ascending order and only a
+	// strictly larger logit moves ahead, so ties keep the lower id first.
+	best := make([]int, 0, k)
+	for i, v := range row {
+		if len(best) == k && v <= row[best[k-1]] {
+			continue
+		}
+		j := len(best)
+		if j < k {
+			best = append(best, i)
+		} else {
+			j = k - 1
+		}
+		for ; j > 0 && v > row[best[j-1]]; j-- {
+			best[j] = best[j-1]
+		}
+		best[j] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
-	out := make([]Candidate, k)
-	for j := 0; j < k; j++ {
-		i := idx[j]
+	out := make([]Candidate, len(best))
+	for j, i := range best {
 		out[j] = Candidate{ID: int64(i), Logit: row[i], Prob: math.Exp(float64(row[i])-mx) / z}
 	}
 	return out

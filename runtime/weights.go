@@ -11,7 +11,6 @@ import (
 
 	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime/safetensors"
-	"github.com/x448/float16"
 )
 
 // TensorSource is the weight-source seam: raw tensors by Hugging Face name. safetensors checkpoints
@@ -115,28 +114,19 @@ func (b *binder) unused(ignore func(string) bool) []string {
 	return out
 }
 
-// widen converts raw F32/BF16/F16 bytes to a new []float32.
+// widen converts raw F32/BF16/F16 bytes to a new []float32 (a copy: callers may modify it).
 func widen(dtype string, data []byte) []float32 {
-	switch dtype {
-	case "F32":
-		out := make([]float32, len(data)/4)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-		}
-		return out
-	case "BF16":
-		out := make([]float32, len(data)/2)
-		for i := range out {
-			out[i] = ops.BF16ToF32(binary.LittleEndian.Uint16(data[2*i:]))
-		}
-		return out
-	default:
-		out := make([]float32, len(data)/2)
-		for i := range out {
-			out[i] = float16.Frombits(binary.LittleEndian.Uint16(data[2*i:])).Float32()
-		}
-		return out
+	if dtype == "F32" {
+		return append([]float32(nil), f32View(data)...)
 	}
+	bits := u16View(data)
+	out := make([]float32, len(bits))
+	if dtype == "BF16" {
+		ops.WidenBF16(out, bits)
+	} else {
+		ops.WidenF16(out, bits)
+	}
+	return out
 }
 
 // f32View reinterprets little-endian bytes as []float32 (zero-copy when 4-byte aligned).
@@ -145,7 +135,11 @@ func f32View(b []byte) []float32 {
 		return []float32{}
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
-		return widen("F32", b)
+		out := make([]float32, len(b)/4)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return out
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
 }

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/qnext/qnext/check"
-	"github.com/qnext/qnext/runtime"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/qnext/qnext/check"
+	"github.com/qnext/qnext/runtime"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

@@ -5,13 +5,13 @@ package cuda_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/qnext/qnext/check"
 	"github.com/qnext/qnext/compare"
 	"github.com/qnext/qnext/dump"
+	"github.com/qnext/qnext/internal/numtest"
 	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/ops/cuda"
 	"github.com/qnext/qnext/runtime"
@@ -36,16 +36,6 @@ func randMat(r *rand.Rand, rows, cols int, dt ops.DType) *ops.Mat {
 	return ops.NewMat16(rows, cols, dt, bits)
 }
 
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / den)
-}
-
 // TestLinearMatchesRef checks the GPU Linear against the float64 reference on odd and real shapes.
 func TestLinearMatchesRef(t *testing.T) {
 	b, err := cuda.New(0)
@@ -65,7 +55,7 @@ func TestLinearMatchesRef(t *testing.T) {
 			got, want := make([]float32, s.T*s.rows), make([]float32, s.T*s.rows)
 			b.Linear(got, x, w, s.T)
 			ops.RefLinear(want, x, w, s.T)
-			if e := relL2(got, want); e > 1e-6 {
+			if e := numtest.RelL2(got, want); e > 1e-6 {
 				t.Errorf("%v T=%d [%d, %d]: rel-L2 %.3g", dt, s.T, s.rows, s.cols, e)
 			}
 		}
