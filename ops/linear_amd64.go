@@ -176,16 +176,37 @@ func (w *weights) nextPanel(r, hi int) int {
 }
 
 // linearAsm is Linear on the assembly kernels of the chosen set (8 lanes with AVX2, 16 with AVX-512).
-// Rows are handed out to the workers in chunks of groups of four (parallelChunks); the Cols % lanes tail
-// is added in Go (linearTail).
+// The Cols % lanes tail is added in Go (linearTail).
 //
-// T < packMinT (decode, small batches): the lin4 kernels read x and W in place, one tile of ≤ 3 tokens ×
+// T < packMinT (decode, small batches): streamRows, on rows handed out to the workers in chunks of groups
+// of eight (parallelChunks). At T = 1 the lin8 kernels stream eight rows at once; otherwise the lin4
+// kernels read x and W in place, one tile of ≤ 3 tokens ×
 // 4 rows over whole rows, widening bf16/f16 weights in registers. Each weight is read from memory once
 // (four row streams per worker); the passes over further token triples find the 4 rows in L1/L2.
 //
 // T ≥ packMinT (prefill): linearPacked, on blocks of at most maxTBlock tokens.
 func linearAsm(y, x []float32, m *Mat, T int) {
 	R, K := m.Rows, m.Cols
+	w := newWeights(m)
+	KL := K &^ (w.k.lanes - 1) // columns done by the kernels
+	if T >= packMinT && KL > 0 {
+		nb := (T + maxTBlock - 1) / maxTBlock
+		tb := (T + nb - 1) / nb
+		for t0 := 0; t0 < T; t0 += tb {
+			t1 := min(t0+tb, T)
+			linearPacked(y[t0*R:t1*R], x[t0*K:t1*K], &w, t1-t0)
+		}
+		return
+	}
+	groups := (R + 7) / 8 // rows in groups of 8: the lin8 kernels take whole groups at T = 1
+	parallelChunks(groups, max(8, groups/(8*threads)), func(glo, ghi int) {
+		streamRows(y, x, &w, T, glo*8, min(ghi*8, R))
+	})
+}
+
+// newWeights describes m for the kernels; a W holding fewer values than [Rows, Cols] is a programmer
+// error.
+func newWeights(m *Mat) weights {
 	w := weights{m: m, k: kernels}
 	n := 0
 	switch m.DType {
@@ -202,45 +223,49 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 	default:
 		panic(fmt.Sprintf("ops: Linear: unknown dtype %v", m.DType))
 	}
-	if n < R*K {
-		panic(fmt.Sprintf("ops: Linear: W [%d, %d] of %v holds %d values", R, K, m.DType, n))
+	if n < m.Rows*m.Cols {
+		panic(fmt.Sprintf("ops: Linear: W [%d, %d] of %v holds %d values", m.Rows, m.Cols, m.DType, n))
 	}
-	KL := K &^ (w.k.lanes - 1) // columns done by the kernels
-	if T >= packMinT && KL > 0 {
-		nb := (T + maxTBlock - 1) / maxTBlock
-		tb := (T + nb - 1) / nb
-		for t0 := 0; t0 < T; t0 += tb {
-			t1 := min(t0+tb, T)
-			linearPacked(y[t0*R:t1*R], x[t0*K:t1*K], &w, t1-t0)
-		}
-		return
+	return w
+}
+
+// streamRows computes the rows [lo, hi) of y = x·Wᵀ for T < packMinT on the calling goroutine: x and W
+// are read in place. At T = 1 whole blocks of eight rows go to the lin8 kernels (eight weight streams in
+// flight, one accumulator per row: the memory-bound decode case); the rest, and T > 1, to tiles of ≤ 3
+// tokens × 4 rows (lin4). Columns past the kernels' lane multiple are added in Go (linearTail).
+func streamRows(y, x []float32, w *weights, T, lo, hi int) {
+	m := w.m
+	R, K := m.Rows, m.Cols
+	KL := K &^ (w.k.lanes - 1)
+	for t := 0; t < T; t++ {
+		clear(y[t*R+lo : t*R+hi])
 	}
-	groups := (R + 3) / 4
-	parallelChunks(groups, max(16, groups/(8*threads)), func(glo, ghi int) {
-		lo, hi := glo*4, min(ghi*4, R)
-		for t := 0; t < T; t++ {
-			clear(y[t*R+lo : t*R+hi])
-		}
-		if KL > 0 {
-			tile := w.k.tile[m.DType]
-			var tmp [12]float32
-			for r := lo; r < hi; r += 4 {
-				nr := min(4, hi-r)
-				p := w.rows(r, nr, 0)
-				for t := 0; t < T; t += 3 {
-					nt := min(3, T-t)
-					if nr == 4 {
-						tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &y[t*R+r], R)
-						continue
-					}
-					tmp = [12]float32{}
-					tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &tmp[0], 4)
-					addTile(y, tmp[:], t, r, nt, nr, R)
-				}
+	if KL > 0 {
+		r0 := lo
+		if T == 1 && useLin8 {
+			lin8 := lin8Kernels[m.DType]
+			for ; r0+8 <= hi; r0 += 8 {
+				lin8(&x[0], unsafe.Add(w.base, uintptr(r0*K)*w.esz), K, KL, &y[r0])
 			}
 		}
-		linearTail(y, x, m, T, lo, hi, KL)
-	})
+		tile := w.k.tile[m.DType]
+		var tmp [12]float32
+		for r := r0; r < hi; r += 4 {
+			nr := min(4, hi-r)
+			p := w.rows(r, nr, 0)
+			for t := 0; t < T; t += 3 {
+				nt := min(3, T-t)
+				if nr == 4 {
+					tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &y[t*R+r], R)
+					continue
+				}
+				tmp = [12]float32{}
+				tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &tmp[0], 4)
+				addTile(y, tmp[:], t, r, nt, nr, R)
+			}
+		}
+	}
+	linearTail(y, x, m, T, lo, hi, KL)
 }
 
 // linearPacked is the prefill path (T ≥ packMinT, Cols ≥ lanes L). x is packed once into panels of 3

@@ -36,8 +36,7 @@ type xKey struct {
 // LinearBatch computes every job as Linear would in a single parallel region: the rows of all jobs are
 // cut into items that the workers take on demand, so that many small products (the routed experts of an
 // MoE layer) pay one fork/join instead of one each and keep every worker busy to the end. The values are
-// Linear's bit for bit, except for T = 1 on amd64: there eight weight rows stream at once (lin8*, more
-// memory reads in flight on short rows) with one accumulator per row, which rounds differently. With an
+// Linear's bit for bit. With an
 // accelerator backend active (UseBackend) the jobs are plain Linear calls, one after the other.
 func LinearBatch(jobs []LinearJob) {
 	var items []batchItem
@@ -67,7 +66,7 @@ func LinearBatch(jobs []LinearJob) {
 
 // SwiGLUBatch computes every job (see GLUJob) in a single parallel region, item by item over rows of the
 // intermediate dimension: the gate and up rows of an item are computed together and combined at once.
-// The values are those of Linear and SwiGLU (as LinearBatch's: bit for bit but for T = 1 on amd64).
+// The values are those of Linear and SwiGLU (as LinearBatch's, bit for bit).
 func SwiGLUBatch(jobs []GLUJob) {
 	var items []batchItem
 	work := 0

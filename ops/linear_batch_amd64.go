@@ -3,14 +3,12 @@
 package ops
 
 import (
-	"fmt"
 	"unsafe"
 )
 
 // linearRows computes the rows [lo, hi) of y = x·Wᵀ (y [T, Rows]) on the calling goroutine, with the
-// kernels, blocking and summation order of linearAsm, so that the values equal Linear's bit for bit -
-// but for T = 1, where whole blocks of eight rows go to the lin8 kernels (useLin8). lo is a multiple of
-// 8. sc caches the packed x panel between calls on the same input.
+// kernels, blocking and summation order of linearAsm, so that the values equal Linear's bit for bit.
+// lo is a multiple of 8. sc caches the packed x panel between calls on the same input.
 func linearRows(y, x []float32, m *Mat, T, lo, hi int, sc *batchScratch) {
 	if T == 0 || m.Rows == 0 {
 		return
@@ -20,25 +18,7 @@ func linearRows(y, x []float32, m *Mat, T, lo, hi int, sc *batchScratch) {
 		return
 	}
 	R, K := m.Rows, m.Cols
-	w := weights{m: m, k: kernels}
-	n := 0
-	switch m.DType {
-	case F32:
-		n, w.esz = len(m.F32), 4
-		if n > 0 {
-			w.base = unsafe.Pointer(&m.F32[0])
-		}
-	case BF16, F16:
-		n, w.esz = len(m.U16), 2
-		if n > 0 {
-			w.base = unsafe.Pointer(&m.U16[0])
-		}
-	default:
-		panic(fmt.Sprintf("ops: Linear: unknown dtype %v", m.DType))
-	}
-	if n < R*K {
-		panic(fmt.Sprintf("ops: Linear: W [%d, %d] of %v holds %d values", R, K, m.DType, n))
-	}
+	w := newWeights(m)
 	KL := K &^ (w.k.lanes - 1)
 	if T >= packMinT && KL > 0 {
 		nb := (T + maxTBlock - 1) / maxTBlock
@@ -49,35 +29,7 @@ func linearRows(y, x []float32, m *Mat, T, lo, hi int, sc *batchScratch) {
 		}
 		return
 	}
-	for t := 0; t < T; t++ {
-		clear(y[t*R+lo : t*R+hi])
-	}
-	if KL > 0 {
-		tile := w.k.tile[m.DType]
-		var tmp [12]float32
-		r0 := lo
-		if T == 1 && useLin8 {
-			lin8 := lin8Kernels[m.DType]
-			for ; r0+8 <= hi; r0 += 8 {
-				lin8(&x[0], unsafe.Add(w.base, uintptr(r0*K)*w.esz), K, KL, &y[r0])
-			}
-		}
-		for r := r0; r < hi; r += 4 {
-			nr := min(4, hi-r)
-			p := w.rows(r, nr, 0)
-			for t := 0; t < T; t += 3 {
-				nt := min(3, T-t)
-				if nr == 4 {
-					tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &y[t*R+r], R)
-					continue
-				}
-				tmp = [12]float32{}
-				tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &tmp[0], 4)
-				addTile(y, tmp[:], t, r, nt, nr, R)
-			}
-		}
-	}
-	linearTail(y, x, m, T, lo, hi, KL)
+	streamRows(y, x, &w, T, lo, hi)
 }
 
 // useLin8 selects the eight-row kernels for T = 1 (tests clear it to compare with lin4).

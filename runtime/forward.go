@@ -241,15 +241,10 @@ func (m *Model) hasAttention() bool {
 	return false
 }
 
-// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias). A single token (decode) goes through
-// ops.LinearBatch, whose eight-row kernels keep more weight reads in flight.
+// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias).
 func linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
 	y := make([]float32, T*w.Rows)
-	if T == 1 {
-		ops.LinearBatch([]ops.LinearJob{{Y: y, X: x, W: w, T: 1}})
-	} else {
-		ops.Linear(y, x, w, T)
-	}
+	ops.Linear(y, x, w, T)
 	if bias != nil {
 		ops.AddBias(y, bias)
 	}
