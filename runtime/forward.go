@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/qnext/qnext/ops"
 )
@@ -196,12 +195,10 @@ type nodeBuf struct {
 	dims [4]int
 }
 
-// nodeKey identifies a node's name and spec: besides the layer and suffix, the resolved inputs depend
-// only on the number of layers and on the layer's kinds of mixer and MLP.
-type nodeKey struct {
-	layer, layers int
-	lin, moe      bool
-	suffix        string
+// nodeID identifies a node of the model: its layer (−1 for model level) and suffix.
+type nodeID struct {
+	layer  int
+	suffix string
 }
 
 // nodeEntry is a node's canonical name, op and absolute inputs.
@@ -210,26 +207,34 @@ type nodeEntry struct {
 	inputs   []string
 }
 
-// nodeCache memoises node: names and specs are built once per distinct key instead of once per node
-// and step, so that an observer that wants every node pays a map look-up per node.
-var nodeCache sync.Map // nodeKey → *nodeEntry
+// buildNodes resolves the name, op and inputs of every node of the node table once, at load, so that
+// reporting a node is a map look-up.
+func (m *Model) buildNodes() {
+	m.nodes = map[nodeID]*nodeEntry{}
+	add := func(layer int, suffix string) {
+		name := suffix
+		if layer >= 0 {
+			name = layerName(layer, suffix)
+		}
+		op, inputs := m.nodeInfo(layer, suffix)
+		m.nodes[nodeID{layer, suffix}] = &nodeEntry{name: name, op: op, inputs: inputs}
+	}
+	for suffix := range modelNodes {
+		add(-1, suffix)
+	}
+	for i := range m.Layers {
+		for suffix := range layerNodes {
+			add(i, suffix)
+		}
+	}
+}
 
 func (p *pass) node(layer int, suffix string) *nodeEntry {
-	k := nodeKey{layer: layer, layers: len(p.m.Layers), suffix: suffix}
-	if layer >= 0 && layer < len(p.m.Layers) {
-		l := p.m.Layers[layer]
-		k.lin, k.moe = l.Lin != nil, l.MoE != nil
+	e, ok := p.m.nodes[nodeID{layer, suffix}]
+	if !ok {
+		panic(fmt.Sprintf("runtime: node %q (layer %d) is not in the node table", suffix, layer))
 	}
-	if e, ok := nodeCache.Load(k); ok {
-		return e.(*nodeEntry)
-	}
-	name := suffix
-	if layer >= 0 {
-		name = layerName(layer, suffix)
-	}
-	op, inputs := p.m.nodeInfo(layer, suffix)
-	e, _ := nodeCache.LoadOrStore(k, &nodeEntry{name: name, op: op, inputs: inputs})
-	return e.(*nodeEntry)
+	return e
 }
 
 func (m *Model) hasAttention() bool {

@@ -32,6 +32,8 @@ type Model struct {
 	src    TensorSource
 	rope   *ropeTable
 
+	nodes map[nodeID]*nodeEntry // every node's name, op and inputs (buildNodes)
+
 	idOnce sync.Once // Identity, computed once
 	id     Identity
 	idErr  error
@@ -143,6 +145,7 @@ func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(do
 		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", extra[0], len(extra))
 	}
 	m.rope = newRopeTable(cfg)
+	m.buildNodes()
 	return m, nil
 }
 
