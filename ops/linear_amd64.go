@@ -179,7 +179,7 @@ func (w *weights) nextPanel(r, hi int) int {
 // The Cols % lanes tail is added in Go (linearTail).
 //
 // T < packMinT (decode, small batches): streamRows, on rows handed out to the workers in chunks of groups
-// of eight (parallelChunks). At T = 1 the lin8 kernels stream eight rows at once; otherwise the lin4
+// of eight (parallelChunks). At T = 1 the gemv kernels read the rows one after the other; otherwise the lin4
 // kernels read x and W in place, one tile of ≤ 3 tokens ×
 // 4 rows over whole rows, widening bf16/f16 weights in registers. Each weight is read from memory once
 // (four row streams per worker); the passes over further token triples find the 4 rows in L1/L2.
@@ -198,7 +198,7 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 		}
 		return
 	}
-	groups := (R + 7) / 8 // rows in groups of 8: the lin8 kernels take whole groups at T = 1
+	groups := (R + 7) / 8 // rows in groups of 8
 	parallelChunks(groups, max(8, groups/(8*threads)), func(glo, ghi int) {
 		streamRows(y, x, &w, T, glo*8, min(ghi*8, R))
 	})
@@ -230,9 +230,9 @@ func newWeights(m *Mat) weights {
 }
 
 // streamRows computes the rows [lo, hi) of y = x·Wᵀ for T < packMinT on the calling goroutine: x and W
-// are read in place. At T = 1 whole blocks of eight rows go to the lin8 kernels (eight weight streams in
-// flight, one accumulator per row: the memory-bound decode case); the rest, and T > 1, to tiles of ≤ 3
-// tokens × 4 rows (lin4). Columns past the kernels' lane multiple are added in Go (linearTail).
+// are read in place. At T = 1 the gemv kernels take the rows one after the other (one sequential weight
+// stream, four accumulators per row: the memory-bound decode case); T > 1 goes to tiles of ≤ 3 tokens ×
+// 4 rows (lin4). Columns past the kernels' lane multiple are added in Go (linearTail).
 func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	m := w.m
 	R, K := m.Rows, m.Cols
@@ -242,11 +242,9 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	}
 	if KL > 0 {
 		r0 := lo
-		if T == 1 && useLin8 {
-			lin8 := lin8Kernels[m.DType]
-			for ; r0+8 <= hi; r0 += 8 {
-				lin8(&x[0], unsafe.Add(w.base, uintptr(r0*K)*w.esz), K, KL, &y[r0])
-			}
+		if T == 1 && useGemv {
+			gemvKernels[m.DType](&x[0], unsafe.Add(w.base, uintptr(lo*K)*w.esz), K, KL, &y[lo], hi-lo)
+			r0 = hi
 		}
 		tile := w.k.tile[m.DType]
 		var tmp [12]float32

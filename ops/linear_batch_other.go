@@ -10,5 +10,5 @@ func linearRows(y, x []float32, m *Mat, T, lo, hi int, _ *batchScratch) {
 	linearRowsGeneric(y, x, m, T, lo, hi)
 }
 
-// useLin8 has no effect without the assembly kernels.
-var useLin8 = false
+// useGemv has no effect without the assembly kernels.
+var useGemv = false
