@@ -11,31 +11,31 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 	a, i, c, T := l.Attn, l.Index, p.m.Cfg, p.T
 	nq, nkv, D, H := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.HiddenSize
 	eps := float32(c.RMSNormEps)
-	qg := linear(h, a.QProj, a.QBias, T) // [T, nq·2D]
+	qg := p.linear(h, a.QProj, a.QBias, T) // [T, nq·2D]
 	if err := p.emit(i, "self_attn.q_proj", []int{T, nq * 2 * D}, qg); err != nil {
 		return nil, err
 	}
-	kp := linear(h, a.KProj, a.KBias, T) // [T, nkv·D]
+	kp := p.linear(h, a.KProj, a.KBias, T) // [T, nkv·D]
 	if err := p.emit(i, "self_attn.k_proj", []int{T, nkv * D}, kp); err != nil {
 		return nil, err
 	}
-	vp := linear(h, a.VProj, a.VBias, T) // [T, nkv·D]
+	vp := p.linear(h, a.VProj, a.VBias, T) // [T, nkv·D]
 	if err := p.emit(i, "self_attn.v_proj", []int{T, nkv * D}, vp); err != nil {
 		return nil, err
 	}
-	query, gate := splitQueryGate(qg, T, nq, D, p.m.faults.has(FaultQGateHalves))
+	query, gate := p.splitQueryGate(qg, T, nq, D, p.m.faults.has(FaultQGateHalves))
 	if err := p.emit(i, "self_attn.query", []int{T, nq, D}, query); err != nil {
 		return nil, err
 	}
 	if err := p.emit(i, "self_attn.gate", []int{T, nq * D}, gate); err != nil {
 		return nil, err
 	}
-	qn := make([]float32, T*nq*D) // [T, nq, D]
+	qn := p.alloc(T * nq * D) // [T, nq, D]
 	ops.RMSNorm(qn, query, a.QNorm, eps)
 	if err := p.emit(i, "self_attn.q_norm", []int{T, nq, D}, qn); err != nil {
 		return nil, err
 	}
-	kn := make([]float32, T*nkv*D) // [T, nkv, D]
+	kn := p.alloc(T * nkv * D) // [T, nkv, D]
 	ops.RMSNorm(kn, kp, a.KNorm, eps)
 	if err := p.emit(i, "self_attn.k_norm", []int{T, nkv, D}, kn); err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "self_attn.attn_out", []int{T, nq * D}, out); err != nil {
 		return nil, err
 	}
-	gated := make([]float32, T*nq*D) // [T, nq·D]
+	gated := p.alloc(T * nq * D) // [T, nq·D]
 	if p.m.faults.has(FaultAttnGateNoSigmoid) {
 		copy(gated, gate)
 	} else {
@@ -71,7 +71,7 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "self_attn.gated", []int{T, nq * D}, gated); err != nil {
 		return nil, err
 	}
-	o := linear(gated, a.OProj, a.OBias, T) // [T, H]
+	o := p.linear(gated, a.OProj, a.OBias, T) // [T, H]
 	if err := p.emit(i, "self_attn.o_proj", []int{T, H}, o); err != nil {
 		return nil, err
 	}
@@ -80,8 +80,8 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 
 // splitQueryGate splits q_proj [T, nq, 2D] into query [T, nq, D] (first D of each head) and gate
 // [T, nq·D] (last D of each head). halves is the fault: the first nq·D values are taken as queries.
-func splitQueryGate(qg []float32, T, nq, D int, halves bool) (query, gate []float32) {
-	query, gate = make([]float32, T*nq*D), make([]float32, T*nq*D)
+func (p *pass) splitQueryGate(qg []float32, T, nq, D int, halves bool) (query, gate []float32) {
+	query, gate = p.alloc(T*nq*D), p.alloc(T*nq*D)
 	for t := 0; t < T; t++ {
 		row := qg[t*nq*2*D : (t+1)*nq*2*D]
 		if halves {
@@ -163,7 +163,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 		}
 		return h / group
 	}
-	kT := make([]float32, nkv*D*P) // per KV head [D, P]
+	kT := p.alloc(nkv * D * P) // per KV head [D, P]
 	for j, keys := range ls.keys {
 		kt := kT[j*D*P : (j+1)*D*P]
 		for s := 0; s < P; s++ {
@@ -193,7 +193,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 			clear(row[n:])
 		}
 	}
-	out := make([]float32, T*nq*D)
+	out := p.alloc(T * nq * D)
 	// mix writes out[t0..t0+nt, h] = rows·v; full mixes every column of rows (a replaced attn_probs).
 	mix := func(rows []float32, h, t0, nt int, full bool) {
 		t := ops.TriLowerA
@@ -204,7 +204,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 	}
 	nb := (T + attnRows - 1) / attnRows
 	if p.wants(i, "self_attn.attn_probs") {
-		all := make([]float32, nq*T*P) // [nq, T, P]
+		all := p.alloc(nq * T * P) // [nq, T, P]
 		parallelHeads(nq*nb, nq*T*P*D, func(it int) {
 			h, t0 := it/nb, it%nb*attnRows
 			probs(all[(h*T+t0)*P:], h, t0, min(attnRows, T-t0))

@@ -15,6 +15,8 @@ type pass struct {
 	step, T  int
 	pos      int       // position of the first token
 	cos, sin []float32 // [T, R] RoPE tables of this call
+	sc       *scratch  // buffer space of this call
+	buf      *arena    // the current layer's buffers (alloc)
 }
 
 // Forward runs ids ([T], T ≥ 1) after the tokens already in st and returns the logits [T, V].
@@ -38,8 +40,9 @@ func (m *Model) Forward(st *State, ids []int64, obs Observer) ([]float32, error)
 			return nil, fmt.Errorf("runtime: forward: token id %d at index %d is outside the vocabulary [0, %d)", id, i, c.VocabSize)
 		}
 	}
-	p := &pass{m: m, st: st, obs: obs, step: st.Step, T: T, pos: st.Pos}
+	p := &pass{m: m, st: st, obs: obs, step: st.Step, T: T, pos: st.Pos, sc: m.scratch.get()}
 	logits, err := p.run(ids)
+	m.scratch.put(p.sc)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: step %d: %w", p.step, err)
 	}
@@ -74,6 +77,8 @@ func (p *pass) run(ids []int64) ([]float32, error) {
 		}
 	}
 	for _, l := range m.Layers {
+		p.buf = &p.sc.layers[l.Index%2] // layer l-1's output, our input, is in the other arena
+		p.buf.reset()
 		var err error
 		if x, err = p.layer(l, x); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l.Index, err)
@@ -96,7 +101,7 @@ func (p *pass) layer(l *Layer, x []float32) ([]float32, error) {
 	c, T := p.m.Cfg, p.T
 	H, eps := c.HiddenSize, float32(c.RMSNormEps)
 	i := l.Index
-	h := make([]float32, T*H)
+	h := p.alloc(T * H)
 	ops.RMSNorm(h, x, l.InputNorm, eps)
 	if err := p.emit(i, "input_layernorm", []int{T, H}, h); err != nil {
 		return nil, err
@@ -111,12 +116,12 @@ func (p *pass) layer(l *Layer, x []float32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := make([]float32, T*H)
+	res := p.alloc(T * H)
 	ops.Add(res, x, mix)
 	if err := p.emit(i, "attn_residual", []int{T, H}, res); err != nil {
 		return nil, err
 	}
-	h2 := make([]float32, T*H)
+	h2 := p.alloc(T * H)
 	ops.RMSNorm(h2, res, l.PostNorm, eps)
 	if err := p.emit(i, "post_attention_layernorm", []int{T, H}, h2); err != nil {
 		return nil, err
@@ -130,7 +135,7 @@ func (p *pass) layer(l *Layer, x []float32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, T*H)
+	out := p.alloc(T * H)
 	ops.Add(out, res, mo)
 	if err := p.emit(i, "", []int{T, H}, out); err != nil {
 		return nil, err
@@ -246,7 +251,21 @@ func (m *Model) hasAttention() bool {
 	return false
 }
 
-// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias).
+// alloc returns n zeroed floats from the current layer's arena (valid until that arena's next reset,
+// two layers on; observers do not retain values, and the state copies what it keeps).
+func (p *pass) alloc(n int) []float32 { return p.buf.alloc(n) }
+
+// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into the current layer's arena.
+func (p *pass) linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
+	y := p.alloc(T * w.Rows)
+	ops.Linear(y, x, w, T)
+	if bias != nil {
+		ops.AddBias(y, bias)
+	}
+	return y
+}
+
+// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into a new slice.
 func linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
 	y := make([]float32, T*w.Rows)
 	ops.Linear(y, x, w, T)

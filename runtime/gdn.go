@@ -21,11 +21,11 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 	g, i, d := l.Lin, l.Index, p.gdnDims()
 	ls := &p.st.layers[i]
 	T := d.T
-	qkvz := linear(h, g.InProjQKVZ, nil, T) // [T, nk·(2dk+2r·dv)]
+	qkvz := p.linear(h, g.InProjQKVZ, nil, T) // [T, nk·(2dk+2r·dv)]
 	if err := p.emit(i, "linear_attn.in_proj_qkvz", []int{T, g.InProjQKVZ.Rows}, qkvz); err != nil {
 		return nil, err
 	}
-	ba := linear(h, g.InProjBA, nil, T) // [T, 2nv]
+	ba := p.linear(h, g.InProjBA, nil, T) // [T, 2nv]
 	if err := p.emit(i, "linear_attn.in_proj_ba", []int{T, 2 * d.nv}, ba); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	core := make([]float32, T*d.nv*d.dv) // [T, nv, dv]
+	core := p.alloc(T * d.nv * d.dv) // [T, nv, dv]
 	shape := ops.DeltaShape{T: T, Hv: d.nv, Dk: d.dk, Dv: d.dv, Scale: float32(1 / math.Sqrt(float64(d.dk))),
 		Chunk: 64, NoCarry: p.m.faults.has(FaultChunkNoCarry)}
 	if p.m.faults.has(FaultNoQKScale) {
@@ -76,12 +76,12 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "linear_attn.recurrent_state", []int{d.nv, d.dk, d.dv}, ls.rec); err != nil {
 		return nil, err
 	}
-	normed := make([]float32, T*d.nv*d.dv) // [T, nv, dv]
+	normed := p.alloc(T * d.nv * d.dv) // [T, nv, dv]
 	ops.GatedRMSNorm(normed, core, z, g.NormW, float32(p.m.Cfg.RMSNormEps))
 	if err := p.emit(i, "linear_attn.norm", []int{T, d.nv, d.dv}, normed); err != nil {
 		return nil, err
 	}
-	out := linear(normed, g.OutProj, nil, T) // [T, H]
+	out := p.linear(normed, g.OutProj, nil, T) // [T, H]
 	if err := p.emit(i, "linear_attn.out_proj", []int{T, p.m.Cfg.HiddenSize}, out); err != nil {
 		return nil, err
 	}
@@ -93,9 +93,9 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 // Returns q, k [T, nk, dk]; v, z [T, nv, dv]; b, a [T, nv].
 func (p *pass) regroup(d gdnDims, qkvz, ba []float32) (q, k, v, z, b, a []float32) {
 	T, nk, nv, dk, dv, r := d.T, d.nk, d.nv, d.dk, d.dv, d.r
-	q, k = make([]float32, T*nk*dk), make([]float32, T*nk*dk)
-	v, z = make([]float32, T*nv*dv), make([]float32, T*nv*dv)
-	b, a = make([]float32, T*nv), make([]float32, T*nv)
+	q, k = p.alloc(T*nk*dk), p.alloc(T*nk*dk)
+	v, z = p.alloc(T*nv*dv), p.alloc(T*nv*dv)
+	b, a = p.alloc(T*nv), p.alloc(T*nv)
 	G := 2*dk + 2*r*dv
 	flat := p.m.faults.has(FaultQKVZFlat)
 	for t := 0; t < T; t++ {
@@ -127,7 +127,7 @@ func (p *pass) regroup(d gdnDims, qkvz, ba []float32) (q, k, v, z, b, a []float3
 func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error) {
 	i, T, C, K := l.Index, d.T, d.C, d.K
 	ls := &p.st.layers[i]
-	mixed := make([]float32, T*C) // [T, C]
+	mixed := p.alloc(T * C) // [T, C]
 	qk := d.nk * d.dk
 	for t := 0; t < T; t++ {
 		row := mixed[t*C : (t+1)*C]
@@ -138,12 +138,12 @@ func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error
 	if p.m.faults.has(FaultConvNoState) && ls.hasState {
 		clear(ls.conv)
 	}
-	conv := make([]float32, T*C) // [T, C] before SiLU
+	conv := p.alloc(T * C) // [T, C] before SiLU
 	ops.CausalConv1D(conv, mixed, ls.conv, l.Lin.ConvW, T, C, K)
 	if err := p.emit(i, "linear_attn.conv1d", []int{T, C}, conv); err != nil {
 		return nil, err
 	}
-	out := make([]float32, T*C)
+	out := p.alloc(T * C)
 	ops.SiLUs(out, conv)
 	if p.m.faults.has(FaultConvStatePostSiLU) { // wrong: the state keeps activated outputs
 		for c := 0; c < C; c++ {
@@ -164,7 +164,7 @@ func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error
 // gdnGates computes beta = sigmoid(b) and g = −exp(A_log)·softplus(a + dt_bias), both [T, nv].
 func (p *pass) gdnGates(l *Layer, d gdnDims, b, a []float32) (beta, g []float32, err error) {
 	i, T, nv := l.Index, d.T, d.nv
-	beta, g = make([]float32, T*nv), make([]float32, T*nv)
+	beta, g = p.alloc(T*nv), p.alloc(T*nv)
 	noBias := p.m.faults.has(FaultNoDtBias)
 	ops.Sigmoids(beta, b)
 	for t := 0; t < T; t++ {
@@ -189,7 +189,7 @@ func (p *pass) gdnGates(l *Layer, d gdnDims, b, a []float32) (beta, g []float32,
 // key head h / r) [T, nv, dk] and value [T, nv, dv].
 func (p *pass) gdnHeads(i int, d gdnDims, co []float32) (query, key, value []float32, err error) {
 	T, nk, nv, dk, dv, r, C := d.T, d.nk, d.nv, d.dk, d.dv, d.r, d.C
-	query, key, value = make([]float32, T*nv*dk), make([]float32, T*nv*dk), make([]float32, T*nv*dv)
+	query, key, value = p.alloc(T*nv*dk), p.alloc(T*nv*dk), p.alloc(T*nv*dv)
 	tiled := p.m.faults.has(FaultHeadRepeatTiled)
 	for t := 0; t < T; t++ {
 		row := co[t*C : (t+1)*C]

@@ -32,7 +32,8 @@ type Model struct {
 	src    TensorSource
 	rope   *ropeTable
 
-	nodes map[nodeID]*nodeEntry // every node's name, op and inputs (buildNodes)
+	nodes   map[nodeID]*nodeEntry // every node's name, op and inputs (buildNodes)
+	scratch scratchPool           // layer buffers kept between forward calls
 
 	idOnce sync.Once // Identity, computed once
 	id     Identity

@@ -11,7 +11,7 @@ import (
 func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	m, i, c, T := l.MoE, l.Index, p.m.Cfg, p.T
 	E, k, H := c.NumExperts, c.NumExpertsPerTok, c.HiddenSize
-	logits := linear(h, m.Router, nil, T) // [T, E]
+	logits := p.linear(h, m.Router, nil, T) // [T, E]
 	if err := p.emit(i, "mlp.gate", []int{T, E}, logits); err != nil {
 		return nil, err
 	}
@@ -35,11 +35,11 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	sg := linear(h, m.SharedExpertGate, nil, T) // [T, 1]
+	sg := p.linear(h, m.SharedExpertGate, nil, T) // [T, 1]
 	if err := p.emit(i, "mlp.shared_expert_gate", []int{T, 1}, sg); err != nil {
 		return nil, err
 	}
-	out := make([]float32, T*H)
+	out := p.alloc(T * H)
 	noSig := p.m.faults.has(FaultSharedGateNoSigmoid)
 	for t := 0; t < T; t++ {
 		gt := ops.Sigmoid(sg[t])
@@ -61,7 +61,7 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 func (p *pass) route(logits, probs []float32, T, E, k int) ([]int64, []float32) {
 	f := p.m.faults
 	norm := p.m.Cfg.NormTopkProb && !f.has(FaultTopKNoRenorm)
-	ids, weights := make([]int64, T*k), make([]float32, T*k)
+	ids, weights := make([]int64, T*k), p.alloc(T*k)
 	order := make([]int, E)
 	for t := 0; t < T; t++ {
 		pr := probs[t*E : (t+1)*E]
@@ -119,7 +119,7 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 		fill[e]++
 	}
 	N := len(ids)
-	xs, ys := make([]float32, N*H), make([]float32, N*H) // [N, H] inputs and expert outputs
+	xs, ys := p.alloc(N*H), p.alloc(N*H) // [N, H] inputs and expert outputs
 	for x := range ids {
 		t := x / k
 		copy(xs[rowOf[x]*H:(rowOf[x]+1)*H], h[t*H:(t+1)*H])
@@ -130,7 +130,7 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 	for e := 0; e < E; e++ {
 		nact += (first[e+1] - first[e]) * m.Gate[e].Rows
 	}
-	acts := make([]float32, nact) // per expert [n, I]
+	acts := p.alloc(nact) // per expert [n, I]
 	for e := 0; e < E; e++ {
 		n := first[e+1] - first[e]
 		if n == 0 {
@@ -144,7 +144,7 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 	}
 	ops.SwiGLUBatch(glu)
 	ops.LinearBatch(down)
-	out := make([]float32, T*H)
+	out := p.alloc(T * H)
 	parallelHeads(T, T*k*H, func(t int) {
 		var buf [16]int
 		sel := buf[:0]
@@ -172,24 +172,24 @@ func (p *pass) mlp(i int, prefix string, m *MLP, h []float32) ([]float32, error)
 	T := p.T
 	I, H := m.GateProj.Rows, m.DownProj.Rows
 	if p.obs == nil { // nothing to report or replace: gate, up and SwiGLU in one parallel region
-		act := make([]float32, T*I)
+		act := p.alloc(T * I)
 		ops.SwiGLUBatch([]ops.GLUJob{{Y: act, X: h, Gate: m.GateProj, Up: m.UpProj, T: T}})
-		return linear(act, m.DownProj, nil, T), nil
+		return p.linear(act, m.DownProj, nil, T), nil
 	}
-	g := linear(h, m.GateProj, nil, T) // [T, I]
+	g := p.linear(h, m.GateProj, nil, T) // [T, I]
 	if err := p.emit(i, prefix+"gate_proj", []int{T, I}, g); err != nil {
 		return nil, err
 	}
-	u := linear(h, m.UpProj, nil, T) // [T, I]
+	u := p.linear(h, m.UpProj, nil, T) // [T, I]
 	if err := p.emit(i, prefix+"up_proj", []int{T, I}, u); err != nil {
 		return nil, err
 	}
-	act := make([]float32, T*I)
+	act := p.alloc(T * I)
 	ops.SwiGLU(act, g, u)
 	if err := p.emit(i, prefix+"act", []int{T, I}, act); err != nil {
 		return nil, err
 	}
-	out := linear(act, m.DownProj, nil, T) // [T, H]
+	out := p.linear(act, m.DownProj, nil, T) // [T, H]
 	name := prefix + "down_proj"
 	if prefix == "mlp.shared_expert." {
 		name = "mlp.shared_expert" // the module output; down_proj is its alias
