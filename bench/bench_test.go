@@ -162,18 +162,34 @@ func TestMeasureInstrumentation(t *testing.T) {
 	m := writeTiny(t)
 	ids := TokenIDs(10, m.Cfg.VocabSize)
 	dir := t.TempDir()
-	in, err := MeasureInstrumentation(context.Background(), m, ids[:8], ids[8:], Reps{Min: 1}, []string{dir})
+	in, err := MeasureInstrumentation(context.Background(), m, ids[:8], ids[8:], Reps{Min: 1}, []string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range []Overhead{in.Prefill, in.Decode} {
-		if o.Nil.Median <= 0 || o.WantAllRatio <= 0 || len(o.Dumps) != 1 || o.Dumps[0].Ratio <= 0 ||
-			o.Dumps[0].Files == 0 || o.Dumps[0].Bytes == 0 {
-			t.Errorf("overhead = %+v", o)
+		if o.Nil.Median <= 0 || o.WantAllRatio <= 0 || len(o.Dumps) != 2 {
+			t.Fatalf("overhead = %+v", o)
+		}
+		for i, layout := range []string{"files", "npz"} {
+			if d := o.Dumps[i]; d.Layout != layout || d.Ratio <= 0 || d.Files == 0 || d.Bytes == 0 {
+				t.Errorf("dump %d = %+v", i, d)
+			}
+		}
+		// One archive per step (+ the manifest) against one file per node.
+		if o.Dumps[1].Files >= o.Dumps[0].Files {
+			t.Errorf("npz dump wrote %d files, the file layout %d", o.Dumps[1].Files, o.Dumps[0].Files)
 		}
 	}
-	if e := in.EndToEnd; e.Steps != 3 || e.RunS <= 0 || len(e.Dumps) != 1 || e.Dumps[0].Bytes == 0 {
+	if e := in.EndToEnd; e.Steps != 3 || e.RunS <= 0 || len(e.Dumps) != 2 || e.Dumps[0].Bytes == 0 || e.Dumps[1].Bytes == 0 ||
+		e.Dumps[0].Layout != "files" || e.Dumps[1].Layout != "npz" {
 		t.Errorf("end to end = %+v", e)
+	}
+	var buf bytes.Buffer
+	(&Result{Instrumentation: []Instrumentation{in}}).WriteTables(&buf)
+	for _, want := range []string{", files)", ", npz)", "(npz)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("tables lack %q:\n%s", want, buf.String())
+		}
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("dump directories left behind: %v", left)

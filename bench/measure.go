@@ -65,16 +65,16 @@ func WantAll() (runtime.Observer, func() error, error) {
 	return wantAll{}, func() error { return nil }, nil
 }
 
-// Dumping is the Observing of a full dump, composed as check.Dump composes it (a dump.Recorder with
-// NoSync behind a dump.Watch) into a fresh directory under base that is measured (into *bytes, once)
-// and removed after the run.
-func Dumping(base string, bytes *int64, files *int) Observing {
+// Dumping is the Observing of a full dump in layout, composed as check.Dump composes it (a
+// dump.Recorder with NoSync behind a dump.Watch) into a fresh directory under base that is measured
+// (into *bytes and *files, once) and removed after the run.
+func Dumping(base string, layout dump.Layout, bytes *int64, files *int) Observing {
 	return func() (runtime.Observer, func() error, error) {
 		dir, err := os.MkdirTemp(base, "qnext-bench-dump-")
 		if err != nil {
 			return nil, nil, err
 		}
-		rec, err := dump.NewRecorder(dir, dump.RecorderOptions{NoSync: true})
+		rec, err := dump.NewRecorder(dir, dump.RecorderOptions{NoSync: true, Layout: layout})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -90,6 +90,9 @@ func Dumping(base string, bytes *int64, files *int) Observing {
 		}, nil
 	}
 }
+
+// Layouts are the dump layouts measured when MeasureInstrumentation is given none.
+var Layouts = []dump.Layout{dump.LayoutFiles, dump.LayoutNPZ}
 
 // dirBytes returns the total size and number of the files under dir.
 func dirBytes(dir string) (int64, int) {
@@ -222,18 +225,19 @@ func decodeOnce(m *runtime.Model, ids []int64, mk Observing) func() (time.Durati
 	}
 }
 
-// DumpCost is the cost of a full dump into one directory.
+// DumpCost is the cost of a full dump into one directory in one layout.
 type DumpCost struct {
-	Dir   string  `json:"dir"`   // parent of the dump directories
-	FS    string  `json:"fs"`    // its filesystem type (ext4, tmpfs, ...)
-	Phase Phase   `json:"phase"` // timed runs with the dump observer
-	Ratio float64 `json:"ratio"` // Phase.Median / the nil-observer median
-	Bytes int64   `json:"bytes"` // bytes one dumped run writes
-	Files int     `json:"files"` // files one dumped run writes
+	Dir    string  `json:"dir"`    // parent of the dump directories
+	FS     string  `json:"fs"`     // its filesystem type (ext4, tmpfs, ...)
+	Layout string  `json:"layout"` // "files" (one .npy per node) or "npz" (one archive per step)
+	Phase  Phase   `json:"phase"`  // timed runs with the dump observer
+	Ratio  float64 `json:"ratio"`  // Phase.Median / the nil-observer median
+	Bytes  int64   `json:"bytes"`  // bytes one dumped run writes
+	Files  int     `json:"files"`  // files one dumped run writes
 }
 
 // Overhead compares one phase without an observer, with WantAll and with a full dump into each of the
-// dump directories.
+// dump directories in each layout (Dumps: directory-major).
 type Overhead struct {
 	Nil          Phase      `json:"nil"`
 	WantAll      Phase      `json:"want_all"`
@@ -241,10 +245,11 @@ type Overhead struct {
 	Dumps        []DumpCost `json:"dumps"`
 }
 
-// EndToEndDump is check.Dump into one directory.
+// EndToEndDump is check.Dump into one directory in one layout.
 type EndToEndDump struct {
 	Dir       string  `json:"dir"`
 	FS        string  `json:"fs"`
+	Layout    string  `json:"layout"`
 	DumpS     float64 `json:"dump_s"`            // check.Dump with NoSync (median)
 	Ratio     float64 `json:"ratio"`             // DumpS / RunS
 	RatioNoID float64 `json:"ratio_no_identity"` // (DumpS − IdentityS) / RunS
@@ -268,13 +273,20 @@ type Instrumentation struct {
 	EndToEnd EndToEnd `json:"end_to_end"`
 }
 
-// overhead times once(nil), once(WantAll) and once(Dumping(dir)) for each dir, interleaved.
-func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, error), dirs []string) (Overhead, error) {
-	o := Overhead{Dumps: make([]DumpCost, len(dirs))}
+// overhead times once(nil), once(WantAll) and once(Dumping(dir, layout)) for each dir and layout,
+// interleaved.
+func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, error), dirs []string, layouts []dump.Layout) (Overhead, error) {
+	o := Overhead{}
 	variants := []func() (time.Duration, error){once(nil), once(WantAll)}
-	for i, dir := range dirs {
-		o.Dumps[i] = DumpCost{Dir: dir, FS: FSType(dir)}
-		variants = append(variants, once(Dumping(dir, &o.Dumps[i].Bytes, &o.Dumps[i].Files)))
+	for _, dir := range dirs {
+		for _, l := range layouts {
+			o.Dumps = append(o.Dumps, DumpCost{Dir: dir, FS: FSType(dir), Layout: l.String()})
+		}
+	}
+	for i := range o.Dumps {
+		d := &o.Dumps[i]
+		l, _ := dump.ParseLayout(d.Layout)
+		variants = append(variants, once(Dumping(d.Dir, l, &d.Bytes, &d.Files)))
 	}
 	ps, err := interleave(r, tokens, variants...)
 	if err != nil {
@@ -282,7 +294,7 @@ func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, er
 	}
 	o.Nil, o.WantAll = ps[0], ps[1]
 	o.WantAllRatio = o.WantAll.Median / o.Nil.Median
-	for i := range dirs {
+	for i := range o.Dumps {
 		o.Dumps[i].Phase = ps[2+i]
 		o.Dumps[i].Ratio = ps[2+i].Median / o.Nil.Median
 	}
@@ -291,18 +303,21 @@ func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, er
 
 // MeasureInstrumentation measures the observer cost of prefill(ids) and of decoding decode tokens, and
 // check.Dump vs check.Run end to end; dumps go to fresh directories under each of dirs (removed
-// afterwards).
-func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, decode []int64, r Reps, dirs []string) (Instrumentation, error) {
+// afterwards), in each of layouts (nil: Layouts).
+func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, decode []int64, r Reps, dirs []string, layouts []dump.Layout) (Instrumentation, error) {
 	in := Instrumentation{DType: m.WeightsDType()}
+	if layouts == nil {
+		layouts = Layouts
+	}
 	var err error
 	if in.Prefill, err = overhead(r, len(prefill), func(mk Observing) func() (time.Duration, error) {
 		return prefillOnce(m, prefill, mk)
-	}, dirs); err != nil {
+	}, dirs, layouts); err != nil {
 		return in, fmt.Errorf("bench: prefill instrumentation: %w", err)
 	}
 	if in.Decode, err = overhead(r, len(decode), func(mk Observing) func() (time.Duration, error) {
 		return decodeOnce(m, decode, mk)
-	}, dirs); err != nil {
+	}, dirs, layouts); err != nil {
 		return in, fmt.Errorf("bench: decode instrumentation: %w", err)
 	}
 	e := &in.EndToEnd
@@ -320,18 +335,22 @@ func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, deco
 			return time.Since(start), err
 		},
 	}
-	e.Dumps = make([]EndToEndDump, len(dirs))
-	for i, base := range dirs {
+	for _, base := range dirs {
+		for _, l := range layouts {
+			e.Dumps = append(e.Dumps, EndToEndDump{Dir: base, FS: FSType(base), Layout: l.String()})
+		}
+	}
+	for i := range e.Dumps {
 		d := &e.Dumps[i]
-		d.Dir, d.FS = base, FSType(base)
+		l, _ := dump.ParseLayout(d.Layout)
 		variants = append(variants, func() (time.Duration, error) {
-			dir, err := os.MkdirTemp(base, "qnext-bench-dump-")
+			dir, err := os.MkdirTemp(d.Dir, "qnext-bench-dump-")
 			if err != nil {
 				return 0, err
 			}
 			defer os.RemoveAll(dir)
 			start := time.Now()
-			_, err = check.Dump(ctx, m, dir, steps, len(decode), check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true}})
+			_, err = check.Dump(ctx, m, dir, steps, len(decode), check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Layout: l}})
 			t := time.Since(start)
 			if d.Bytes == 0 {
 				d.Bytes, _ = dirBytes(dir)

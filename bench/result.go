@@ -375,18 +375,22 @@ func (r *Result) WriteTables(w io.Writer) {
 					fmt.Sprintf("%.2f×", ph.o.WantAllRatio)}
 				var dumps, sizes []string
 				for _, d := range ph.o.Dumps {
-					dumps = append(dumps, fmt.Sprintf("%.2f× (%s)", d.Ratio, d.FS))
-					sizes = append(sizes, fmt.Sprintf("%s in %d files", mib(d.Bytes), d.Files))
+					dumps = append(dumps, fmt.Sprintf("%.2f× (%s)", d.Ratio, where(d.FS, d.Layout)))
+					sizes = append(sizes, fmt.Sprintf("%s in %d files (%s)", mib(d.Bytes), d.Files, layoutName(d.Layout)))
 				}
 				rows = append(rows, append(row, strings.Join(dumps, ", "), strings.Join(sizes, ", "), load(ph.o.Nil)))
 			}
 			e := in.EndToEnd
-			var dumps []string
-			var size string
+			var dumps, sizes []string
+			seen := map[string]bool{}
 			for _, d := range e.Dumps {
-				dumps = append(dumps, fmt.Sprintf("%.2f× (%s; %.2f× without the weight hash)", d.Ratio, d.FS, d.RatioNoID))
-				size = mib(d.Bytes)
+				dumps = append(dumps, fmt.Sprintf("%.2f× (%s; %.2f× without the weight hash)", d.Ratio, where(d.FS, d.Layout), d.RatioNoID))
+				if s := fmt.Sprintf("%s (%s)", mib(d.Bytes), layoutName(d.Layout)); !seen[s] {
+					seen[s] = true
+					sizes = append(sizes, s)
+				}
 			}
+			size := strings.Join(sizes, ", ")
 			rows = append(rows, []string{in.Model, in.DType, fmt.Sprintf("check.Run vs check.Dump, %d steps", e.Steps),
 				fmt.Sprintf("%.2f ms", 1e3*e.RunS), fmt.Sprintf("weight hash %.0f ms", 1e3*e.IdentityS),
 				strings.Join(dumps, ", "), size, ""})
@@ -394,6 +398,17 @@ func (r *Result) WriteTables(w io.Writer) {
 		table(w, []string{"model", "weights", "phase", "plain (nil observer)", "want-all observer", "full dump (NoSync)", "dump size", "load"}, rows)
 	}
 }
+
+// layoutName is the dump layout of a result ("files" in results from before layouts were measured).
+func layoutName(l string) string {
+	if l == "" {
+		return "files"
+	}
+	return l
+}
+
+// where names a dump's filesystem and layout: "tmpfs, npz".
+func where(fs, layout string) string { return fs + ", " + layoutName(layout) }
 
 func fmtFloats(xs []float64) string {
 	s := make([]string, len(xs))

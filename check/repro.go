@@ -110,7 +110,7 @@ func loadNode(d *compare.Dump, step int, name string) (dump.Tensor, error) {
 	for i := range d.Manifest.Nodes {
 		e := &d.Manifest.Nodes[i]
 		if e.Step == step && e.Name == name {
-			return e.Load(d.Dir)
+			return d.Load(e)
 		}
 	}
 	return dump.Tensor{}, fmt.Errorf("check: repro: %s has no step %d %s", d.Dir, step, name)

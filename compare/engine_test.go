@@ -1,9 +1,12 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/qnext/qnext/internal/testx"
@@ -119,14 +122,111 @@ func TestExitCodes(t *testing.T) {
 
 func TestUnreadableTensorIsInputError(t *testing.T) {
 	ref := sharedDump(t, "base", baseSynth())
-	cand := candidate(t, baseSynth(), nil)
-	testx.Must(t, os.WriteFile(filepath.Join(cand.Dir, "step0", "model.norm.npy"), []byte("garbage"), 0o644))
-	r, err := Compare(cand, ref, Options{})
-	testx.Must(t, err)
-	n := row(t, r, 0, "model.norm")
-	testx.Equal(t, n.Status, Error, "status")
-	testx.Contains(t, n.Note, "model.norm.npy", "not an NPY file")
-	testx.Equal(t, r.ExitCode, ExitInput, "exit code")
+	for _, tc := range []struct {
+		layout dump.Layout
+		spoil  func(t *testing.T, dir string)
+		want   []string
+	}{
+		{dump.LayoutFiles, func(t *testing.T, dir string) {
+			testx.Must(t, os.WriteFile(filepath.Join(dir, "step0", "model.norm.npy"), []byte("garbage"), 0o644))
+		}, []string{"step0/model.norm.npy: not an NPY file"}},
+		{dump.LayoutNPZ, func(t *testing.T, dir string) {
+			replaceMember(t, filepath.Join(dir, "step0.npz"), "model.norm.npy", []byte("garbage"))
+		}, []string{"step0.npz[model.norm.npy]: not an NPY file"}},
+	} {
+		t.Run(tc.layout.String(), func(t *testing.T) {
+			s := baseSynth()
+			s.layout = tc.layout
+			cand := candidate(t, s, nil)
+			tc.spoil(t, cand.Dir)
+			r, err := Compare(cand, ref, Options{})
+			testx.Must(t, err)
+			n := row(t, r, 0, "model.norm")
+			testx.Equal(t, n.Status, Error, "status")
+			testx.Contains(t, n.Note, tc.want...)
+			testx.Equal(t, r.ExitCode, ExitInput, "exit code")
+			testx.Equal(t, r.Verdict.Counts.Error, 1, "only that node is unreadable")
+		})
+	}
+}
+
+// replaceMember rewrites the npz archive at path with member's bytes replaced by data.
+func replaceMember(t *testing.T, path, member string, data []byte) {
+	t.Helper()
+	testx.RewriteNPZ(t, path, func(name string, b []byte) []byte {
+		if name == member {
+			return data
+		}
+		return b
+	})
+}
+
+// TestLayoutsCompareAlike: a candidate recorded as npz archives compares exactly as the same candidate
+// recorded one file per node, against a file-layout reference (and as a reference itself).
+func TestLayoutsCompareAlike(t *testing.T) {
+	ref := sharedDump(t, "base", baseSynth())
+	const bad = "model.layers.1.linear_attn.core"
+	var reports []*Report
+	for _, layout := range []dump.Layout{dump.LayoutFiles, dump.LayoutNPZ} {
+		s := baseSynth()
+		s.layout = layout
+		cand := candidate(t, s, perturb(0, bad, 1e-2))
+		r, err := Compare(cand, ref, Options{})
+		testx.Must(t, err)
+		reports = append(reports, r)
+		back, err := Compare(ref, cand, Options{})
+		testx.Must(t, err)
+		reports = append(reports, back)
+	}
+	for i := range 2 {
+		a, b := reports[i], reports[i+2]
+		testx.Equal(t, b.Verdict, a.Verdict, "verdict")
+		testx.Equal(t, b.ExitCode, a.ExitCode, "exit code")
+		testx.Equal(t, len(b.Nodes), len(a.Nodes), "rows")
+		for j := range a.Nodes {
+			testx.Equal(t, b.Nodes[j].Metrics, a.Nodes[j].Metrics, a.Nodes[j].Name)
+			testx.Equal(t, b.Nodes[j].Status, a.Nodes[j].Status, a.Nodes[j].Name)
+		}
+	}
+	testx.Equal(t, reports[0].ExitCode, ExitDivergence, "the perturbation is found")
+}
+
+// TestDumpLoadConcurrent loads every tensor of an npz dump from several goroutines through one Dump
+// (one cached archive index per file; run with -race).
+func TestDumpLoadConcurrent(t *testing.T) {
+	s := baseSynth()
+	s.layout = dump.LayoutNPZ
+	d := candidate(t, s, nil)
+	want := make([]dump.Tensor, len(d.Manifest.Nodes))
+	for i := range d.Manifest.Nodes {
+		var err error
+		want[i], err = d.Manifest.Nodes[i].Load(d.Dir)
+		testx.Must(t, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range d.Manifest.Nodes {
+				i := (k + g*7) % len(d.Manifest.Nodes)
+				got, err := d.Load(&d.Manifest.Nodes[i])
+				if err == nil && !reflect.DeepEqual(got, want[i]) {
+					err = fmt.Errorf("%s: loaded values differ", d.Manifest.Nodes[i].Name)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }
 
 func TestAliases(t *testing.T) {

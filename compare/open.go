@@ -3,14 +3,19 @@ package compare
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/qnext/qnext/dump"
 )
 
-// Dump is an opened dump: its manifest is read, its tensors are read one at a time when compared.
+// Dump is an opened dump: its manifest is read, its tensors are read one at a time when compared
+// (through one dump.Reader, so each npz archive's directory is read once). Safe for concurrent use.
 type Dump struct {
 	Dir      string
 	Manifest *dump.Manifest
+
+	once   sync.Once
+	reader *dump.Reader
 }
 
 // Open reads the manifest of the dump at dir.
@@ -23,7 +28,10 @@ func Open(dir string) (*Dump, error) {
 }
 
 // Load reads the tensor of e and checks it against the manifest.
-func (d *Dump) Load(e *dump.Entry) (dump.Tensor, error) { return e.Load(d.Dir) }
+func (d *Dump) Load(e *dump.Entry) (dump.Tensor, error) {
+	d.once.Do(func() { d.reader = dump.NewReader(d.Dir) })
+	return d.reader.Load(e)
+}
 
 // Key identifies a node within a dump.
 type Key struct {

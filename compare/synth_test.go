@@ -22,6 +22,7 @@ type synth struct {
 	moe          bool      // add router_probs [T, 4] and topk_ids [T, 2] to every layer
 	aliases      bool      // report out_proj under its alias "model.layers.{i}.linear_attn"
 	dtype        string
+	layout       dump.Layout
 	// edit may change a node's value or shape before it is recorded and consumed; keep=false leaves it
 	// out of the dump (it still feeds its consumers).
 	edit func(step int, name string, t *dump.Tensor) (keep bool)
@@ -34,7 +35,7 @@ func baseSynth() synth {
 // write runs the fake forward pass through a dump.Recorder into dir.
 func (s synth) write(t testing.TB, dir string) {
 	t.Helper()
-	rec, err := dump.NewRecorder(dir, dump.RecorderOptions{NoSync: true, Producer: dump.Producer{ComputeDType: s.dtype},
+	rec, err := dump.NewRecorder(dir, dump.RecorderOptions{NoSync: true, Layout: s.layout, Producer: dump.Producer{ComputeDType: s.dtype},
 		Model: dump.ModelInfo{ModelType: "qwen3_next"}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,26 +2,25 @@ package dump
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // writeAtomic writes path through a uniquely named "<path>.<random>.tmp": fill writes the content, the
 // file is flushed, fsynced (unless noSync), closed and renamed over path. On any error the temp file is
 // removed and path is left untouched. Concurrent writers of the same path never share a temp file.
 func writeAtomic(path string, noSync bool, fill func(w io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	f, err := createTemp(filepath.Dir(path), filepath.Base(path))
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	if err = f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -50,6 +49,19 @@ func writeAtomic(path string, noSync bool, fill func(w io.Writer) error) (err er
 		syncDir(filepath.Dir(path))
 	}
 	return nil
+}
+
+// createTemp creates "<dir>/<base>.<random>.tmp", new, with mode 0644 (less the umask, as os.Create)
+// in one system call (os.CreateTemp makes 0600 files, which would need a chmod).
+func createTemp(dir, base string) (*os.File, error) {
+	for try := 0; ; try++ {
+		p := filepath.Join(dir, base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
+		}
+		return f, err
+	}
 }
 
 // syncDir makes a rename durable where the platform allows it; failures are ignored (best effort:

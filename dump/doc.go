@@ -1,13 +1,16 @@
 // Package dump writes and reads qnext dumps (docs/dump-format.md) and holds the runtime observers that
 // produce them or watch a forward pass without writing anything.
 //
-// Layout of a dump:
+// Layout of a dump (RecorderOptions.Layout):
 //
 //	DIR/manifest.json        written last (temp file + rename): its presence marks a complete dump
-//	DIR/step<N>/<name>.npy   one NPY 1.0 file per node and step, '<f4' or '<i8', C order
+//	DIR/step<N>/<name>.npy   LayoutFiles: one NPY 1.0 file per node and step, '<f4' or '<i8', C order
+//	DIR/step<N>.npz          LayoutNPZ: one uncompressed NumPy archive per step, member <name>.npy per node
 //
-// Files: every file is written to a temp file "<path>.<random>.tmp", fsynced and renamed, so a killed run never leaves a file
-// that looks complete. WriteNPY/ReadNPY handle one tensor; ReadManifest and WriteManifest the index.
+// Files: every file (tensor, archive, manifest) is written to a temp file "<path>.<random>.tmp" and
+// renamed, so a killed run never leaves a file that looks complete. WriteNPY/ReadNPY handle one tensor;
+// ReadManifest and WriteManifest the index; Entry.Load and Reader (which reads an archive's directory
+// once for all its members) read a tensor in either layout.
 //
 // Observers (all implement runtime.Observer):
 //

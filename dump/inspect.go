@@ -41,9 +41,10 @@ func Inspect(w io.Writer, dir string, opts InspectOptions) error {
 		}
 	}
 	if opts.Verify {
+		rd := NewReader(dir)
 		for i := range in.Manifest.Nodes {
 			in.Verified++
-			if err := in.Manifest.Nodes[i].Verify(dir); err != nil {
+			if err := rd.Verify(&in.Manifest.Nodes[i]); err != nil {
 				in.Problems = append(in.Problems, err.Error())
 			}
 		}
@@ -70,7 +71,14 @@ func Inspect(w io.Writer, dir string, opts InspectOptions) error {
 func writeInspection(w io.Writer, m *Manifest, in *Inspection) error {
 	p := m.Producer
 	var b strings.Builder
-	fmt.Fprintf(&b, "dump %s: %s version %d\n", in.Dir, m.Format, m.Version)
+	layout := LayoutFiles
+	for i := range m.Nodes {
+		if m.Nodes[i].Member != "" {
+			layout = LayoutNPZ
+			break
+		}
+	}
+	fmt.Fprintf(&b, "dump %s: %s version %d, layout %s\n", in.Dir, m.Format, m.Version, layout)
 	fmt.Fprintf(&b, "producer: %s %s", p.Name, p.Version)
 	if p.Transformers != "" || p.Torch != "" {
 		fmt.Fprintf(&b, " (transformers %s, torch %s)", p.Transformers, p.Torch)
@@ -132,15 +140,18 @@ func writeInspection(w io.Writer, m *Manifest, in *Inspection) error {
 // Verify rereads e's tensor from the dump at dir and checks its shape, dtype and statistics against the
 // manifest (NaN/Inf counts, min and max exactly; the moments to a relative 1e-6, allowing for another
 // producer's summation order).
-func (e *Entry) Verify(dir string) error {
-	t, err := e.Load(dir)
+func (e *Entry) Verify(dir string) error { return NewReader(dir).Verify(e) }
+
+// Verify is Entry.Verify reading through r.
+func (r *Reader) Verify(e *Entry) error {
+	t, err := r.Load(e)
 	if err != nil {
 		return err
 	}
 	got, want := StatsOf(t), e.Stats
 	if got.NaN != want.NaN || got.Inf != want.Inf || got.Min != want.Min || got.Max != want.Max {
 		return fmt.Errorf("%s: stats nan %d inf %d min %g max %g, manifest says nan %d inf %d min %g max %g",
-			e.Path(dir), got.NaN, got.Inf, got.Min, got.Max, want.NaN, want.Inf, want.Min, want.Max)
+			e.Location(r.dir), got.NaN, got.Inf, got.Min, got.Max, want.NaN, want.Inf, want.Min, want.Max)
 	}
 	scale := math.Max(got.AbsMax(), 1e-30)
 	for _, f := range []struct {
@@ -152,7 +163,7 @@ func (e *Entry) Verify(dir string) error {
 		{"sum", got.Sum, want.Sum, math.Max(math.Abs(got.Sum), scale)}, {"sumsq", got.SumSq, want.SumSq, math.Max(got.SumSq, scale*scale)},
 	} {
 		if math.Abs(f.got-f.man) > 1e-6*f.scale {
-			return fmt.Errorf("%s: %s %g, manifest says %g", e.Path(dir), f.name, f.got, f.man)
+			return fmt.Errorf("%s: %s %g, manifest says %g", e.Location(r.dir), f.name, f.got, f.man)
 		}
 	}
 	return nil

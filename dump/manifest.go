@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +13,13 @@ import (
 )
 
 // Format and Version identify the dump format this package reads and writes (docs/dump-format.md).
+// Version 2 added npz members (Entry.Member, LayoutNPZ); a manifest without them is written as version
+// 1, exactly as before, so that older readers still read file-layout dumps and refuse npz dumps by
+// their version instead of failing on a zip that is not an NPY file. ReadManifest accepts both.
 const (
 	Format       = "qnext-dump"
-	Version      = 1
+	Version      = 2
+	VersionFiles = 1 // the version of a manifest whose entries use no member
 	ManifestName = "manifest.json"
 )
 
@@ -68,6 +71,7 @@ type Entry struct {
 	Shape  []int    `json:"shape"`
 	DType  string   `json:"dtype"`
 	File   string   `json:"file"`
+	Member string   `json:"member,omitempty"` // member of the npz archive File ("" for a plain .npy file)
 	Inputs []string `json:"inputs"`
 	Stats  Stats    `json:"stats"`
 }
@@ -91,7 +95,8 @@ func StepKind(step, tokens int) string {
 }
 
 // ReadManifest reads and checks DIR/manifest.json. It refuses other formats and versions, entries whose
-// file lies outside the dump, and duplicate (step, name) pairs. A missing manifest means the directory
+// file lies outside the dump or whose npz member is not a plain file name, duplicate (step, name) pairs
+// and two entries naming the same file and member. A missing manifest means the directory
 // is not a (complete) dump.
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestName)
@@ -115,8 +120,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if head.Format != Format {
 		return nil, fmt.Errorf("%s: format %q is not %q", p, head.Format, Format)
 	}
-	if head.Version != Version {
-		return nil, fmt.Errorf("%s: dump format version %d is not supported (this qnext reads version %d)", p, head.Version, Version)
+	if head.Version < 1 || head.Version > Version {
+		return nil, fmt.Errorf("%s: dump format version %d is not supported (this qnext reads versions 1 to %d)", p, head.Version, Version)
 	}
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -130,7 +135,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 
 // check validates what readers rely on.
 func (m *Manifest) check() error {
-	seen := make(map[string]bool, len(m.Nodes))
+	seen := make(map[nodeKey]bool, len(m.Nodes))
+	where := make(map[[2]string]string, len(m.Nodes)) // (file, member) → the node using it
 	for i, e := range m.Nodes {
 		if e.Name == "" {
 			return fmt.Errorf("nodes[%d]: empty name", i)
@@ -144,11 +150,19 @@ func (m *Manifest) check() error {
 		if _, err := NumElements(e.Shape); err != nil {
 			return fmt.Errorf("node %s (step %d): %w", e.Name, e.Step, err)
 		}
-		k := fmt.Sprintf("%d/%s", e.Step, e.Name)
+		if e.Member != "" && !memberName(e.Member) {
+			return fmt.Errorf("node %s (step %d): npz member %q is not a plain file name", e.Name, e.Step, e.Member)
+		}
+		k := nodeKey{e.Step, e.Name}
 		if seen[k] {
 			return fmt.Errorf("node %s appears twice in step %d", e.Name, e.Step)
 		}
 		seen[k] = true
+		fm := [2]string{e.File, e.Member}
+		if other, ok := where[fm]; ok {
+			return fmt.Errorf("node %s (step %d): %s is also the tensor of node %s", e.Name, e.Step, e.location(""), other)
+		}
+		where[fm] = fmt.Sprintf("%s (step %d)", e.Name, e.Step)
 	}
 	return nil
 }
@@ -158,55 +172,50 @@ func localPath(p string) bool {
 	return p != "" && !strings.Contains(p, "\\") && filepath.IsLocal(filepath.FromSlash(p)) && path.Clean(p) == p
 }
 
+// memberName reports whether m can name an npz member: one path element, no separators.
+func memberName(m string) bool {
+	return m != "." && m != ".." && !strings.ContainsAny(m, "/\\\x00")
+}
+
 // WriteManifest writes DIR/manifest.json atomically. Nil slices are written as [] so that the file
-// matches the documented schema.
+// matches the documented schema. The version is VersionFiles unless an entry names an npz member.
 func WriteManifest(dir string, m *Manifest) error {
 	c := *m
-	c.Format, c.Version = Format, Version
-	if c.InputIDs == nil {
-		c.InputIDs = []int64{}
-	}
-	if c.Steps == nil {
-		c.Steps = []Step{}
-	}
-	c.Nodes = make([]Entry, len(m.Nodes))
-	for i, e := range m.Nodes {
-		if e.Shape == nil {
-			e.Shape = []int{}
+	c.Format, c.Version = Format, VersionFiles
+	for i := range m.Nodes {
+		if m.Nodes[i].Member != "" {
+			c.Version = Version
+			break
 		}
-		if e.Inputs == nil {
-			e.Inputs = []string{}
-		}
-		c.Nodes[i] = e
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(&c); err != nil {
-		return fmt.Errorf("encode %s: %w", ManifestName, err)
+	data, err := encodeManifest(&c)
+	if err != nil {
+		return err
 	}
 	p := filepath.Join(dir, ManifestName)
-	if err := writeAtomic(p, false, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+	if err := writeAtomic(p, false, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
 }
 
-// Path returns the absolute location of e's file in the dump at dir.
+// Path returns the location of e's file (a .npy file or an npz archive) in the dump at dir.
 func (e *Entry) Path(dir string) string { return filepath.Join(dir, filepath.FromSlash(e.File)) }
 
-// Load reads e's tensor from the dump at dir and checks it against the manifest's shape and dtype.
-func (e *Entry) Load(dir string) (Tensor, error) {
-	p := e.Path(dir)
-	t, err := ReadTensor(p)
-	if err != nil {
-		return Tensor{}, err
+// Location names e's tensor in the dump at dir for messages: the file, or "<file>[<member>]".
+func (e *Entry) Location(dir string) string { return e.location(dir) }
+
+func (e *Entry) location(dir string) string {
+	p := e.File
+	if dir != "" {
+		p = e.Path(dir)
 	}
-	if !SameShape(t.Shape, e.Shape) {
-		return Tensor{}, fmt.Errorf("%s: shape %v, manifest says %v", p, t.Shape, e.Shape)
+	if e.Member != "" {
+		return p + "[" + e.Member + "]"
 	}
-	if t.DType() != e.DType {
-		return Tensor{}, fmt.Errorf("%s: dtype %s, manifest says %s", p, t.DType(), e.DType)
-	}
-	return t, nil
+	return p
 }
+
+// Load reads e's tensor from the dump at dir and checks it against the manifest's shape and dtype. To
+// load many members of npz archives, use a Reader, which reads each archive's directory once.
+func (e *Entry) Load(dir string) (Tensor, error) { return NewReader(dir).Load(e) }

@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,7 +34,8 @@ func TestReadManifestRefuses(t *testing.T) {
 		name, json string
 		want       []string
 	}{
-		{"version", `{"format": "qnext-dump", "version": 2}`, []string{"dump format version 2 is not supported", "reads version 1"}},
+		{"version", `{"format": "qnext-dump", "version": 3}`, []string{"dump format version 3 is not supported", "reads versions 1 to 2"}},
+		{"version 0", `{"format": "qnext-dump", "version": 0}`, []string{"dump format version 0 is not supported"}},
 		{"format", `{"format": "other", "version": 1}`, []string{`format "other" is not "qnext-dump"`}},
 		{"json", `{"format": `, []string{"not valid JSON"}},
 		{"escape", `{"format": "qnext-dump", "version": 1, "nodes": [{"name": "x", "dtype": "float32", "file": "../x.npy", "shape": []}]}`,
@@ -149,4 +151,47 @@ func TestFilter(t *testing.T) {
 	testx.Equal(t, LayerOf("model.layers.3"), 3, "LayerOf layer output")
 	testx.Equal(t, LayerOf("model.norm"), -1, "LayerOf model-level")
 	testx.Equal(t, LayerOf("model.layers.x.mlp"), -1, "LayerOf malformed")
+}
+
+// TestManifestJSON: the hand-written node lines are exactly what encoding/json writes (with ", " and
+// ": " separators), for awkward names and floats too, and a manifest reads back as written.
+func TestManifestJSON(t *testing.T) {
+	entries := []Entry{
+		{Order: 0, Step: 0, Name: "input_ids", Layer: -1, Op: "input", Shape: []int{80}, DType: Int64, File: "step0/input_ids.npy"},
+		{Order: 12345, Step: 7, Name: `odd "name" \ <&> é` + "\t\x01", Layer: 3, Op: "a\nb", Shape: []int{}, DType: Float32,
+			File: "step7.npz", Member: "x\u2028.npy", Inputs: []string{"a@prev", "b"},
+			Stats: Stats{Min: -1e-7, Max: 1e21, Mean: 5e-324, Std: 0.1, Sum: -math.MaxFloat64, SumSq: 123456789.125, NaN: 3, Inf: 1}},
+		{Order: 1, Step: 1, Name: "lm_head", Shape: []int{1, 151936}, DType: Float32, File: "step1.npz", Member: "lm_head.npy",
+			Stats: Stats{Min: math.Copysign(0, -1), Max: 1e-6, Mean: 9.999999e20, Std: 1.5e-10}},
+	}
+	for i := range entries {
+		e := entries[i]
+		got, err := appendEntryLine(nil, &e)
+		testx.Must(t, err)
+		if e.Inputs == nil {
+			e.Inputs = []string{}
+		}
+		raw, err := json.Marshal(e)
+		testx.Must(t, err)
+		testx.Equal(t, string(got), "  "+string(respace(nil, raw)), "node line")
+	}
+	bad := Entry{Name: "x", Stats: Stats{Mean: math.NaN()}}
+	_, err := appendEntryLine(nil, &bad)
+	testx.WantErr(t, err, "node x (step 0): non-finite statistic")
+
+	dir := t.TempDir()
+	m := &Manifest{Producer: Producer{Name: "qnext"}, InputIDs: []int64{1, 2}, Steps: []Step{{0, "prefill", 0, 1}, {1, "decode", 1, 1}},
+		Nodes: entries, Missing: []Missing{{Name: "x", Step: 0, Reason: "why"}}}
+	testx.Must(t, WriteManifest(dir, m))
+	back, err := ReadManifest(dir)
+	testx.Must(t, err)
+	testx.Equal(t, back.Version, 2, "version")
+	back.Version, m.Format, m.Version = 0, Format, 0
+	m.Nodes[0].Inputs = []string{}
+	m.Nodes[2].Inputs = []string{}
+	testx.Equal(t, *back, *m, "manifest read back")
+	raw, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	if lines := strings.Count(string(raw), "\n"); lines != 13+len(m.Steps)+len(m.Nodes)+len(m.Missing) {
+		t.Fatalf("%d lines, want one per step, node and missing entry:\n%s", lines, raw)
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
+	"unsafe"
 
 	"codeberg.org/sbinet/npyio"
 	"github.com/x448/float16"
@@ -69,37 +71,44 @@ func WriteTensor(path string, t Tensor) error { return WriteNPY(path, t.Shape, t
 //
 //	\x93NUMPY \x01 \x00 <uint16 LE len> {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }    \n
 func npyHeader(descr string, shape []int) ([]byte, error) {
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shapeTuple(shape))
+	return appendNPYHeader(nil, descr, shape)
+}
+
+// appendNPYHeader appends the header of npyHeader to b.
+func appendNPYHeader(b []byte, descr string, shape []int) ([]byte, error) {
 	const prefix = 10 // magic 6 + version 2 + header length 2
-	pad := (npyAlign - (prefix+len(dict)+1)%npyAlign) % npyAlign
-	hlen := len(dict) + pad + 1
+	start := len(b)
+	b = append(b, "\x93NUMPY\x01\x00\x00\x00{'descr': '"...)
+	b = append(b, descr...)
+	b = append(b, "', 'fortran_order': False, 'shape': ("...)
+	for i, d := range shape {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
+	}
+	if len(shape) == 1 {
+		b = append(b, ',')
+	}
+	b = append(b, "), }"...)
+	dict := len(b) - start - prefix
+	pad := (npyAlign - (prefix+dict+1)%npyAlign) % npyAlign
+	hlen := dict + pad + 1
 	if hlen > math.MaxUint16 {
 		return nil, fmt.Errorf("NPY header of %d bytes does not fit format 1.0", hlen)
 	}
-	b := make([]byte, 0, prefix+hlen)
-	b = append(b, "\x93NUMPY\x01\x00"...)
-	b = binary.LittleEndian.AppendUint16(b, uint16(hlen))
-	b = append(b, dict...)
-	b = append(b, strings.Repeat(" ", pad)...)
+	binary.LittleEndian.PutUint16(b[start+8:], uint16(hlen))
+	for range pad {
+		b = append(b, ' ')
+	}
 	return append(b, '\n'), nil
 }
 
-// shapeTuple formats a shape as a Python tuple: "()", "(5,)", "(2, 3)".
-func shapeTuple(shape []int) string {
-	switch len(shape) {
-	case 0:
-		return "()"
-	case 1:
-		return fmt.Sprintf("(%d,)", shape[0])
-	}
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		parts[i] = fmt.Sprint(d)
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
-
 func encodeF32(w io.Writer, x []float32) error {
+	if nativeLE {
+		_, err := w.Write(f32Bytes(x))
+		return err
+	}
 	buf := make([]byte, 4*min(len(x), chunk))
 	for len(x) > 0 {
 		n := min(len(x), chunk)
@@ -115,6 +124,10 @@ func encodeF32(w io.Writer, x []float32) error {
 }
 
 func encodeI64(w io.Writer, x []int64) error {
+	if nativeLE {
+		_, err := w.Write(i64Bytes(x))
+		return err
+	}
 	buf := make([]byte, 8*min(len(x), chunk))
 	for len(x) > 0 {
 		n := min(len(x), chunk)
@@ -127,6 +140,48 @@ func encodeI64(w io.Writer, x []int64) error {
 		x = x[n:]
 	}
 	return nil
+}
+
+// nativeLE is true on little-endian machines, where the in-memory bytes of a []float32 or []int64 are
+// the NPY '<f4' / '<i8' encoding and are written and read without conversion.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// f32Bytes returns the memory of x as bytes (no copy).
+func f32Bytes(x []float32) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
+}
+
+// i64Bytes returns the memory of x as bytes (no copy).
+func i64Bytes(x []int64) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 8*len(x))
+}
+
+// leBytes returns t's data in NPY byte order: a view of its memory on little-endian machines, else an
+// encoded copy in scratch (grown as needed; the second result is the possibly grown scratch).
+func leBytes(t Tensor, scratch []byte) ([]byte, []byte) {
+	if nativeLE {
+		if t.I64 != nil {
+			return i64Bytes(t.I64), scratch
+		}
+		return f32Bytes(t.F32), scratch
+	}
+	scratch = scratch[:0]
+	if t.I64 != nil {
+		for _, v := range t.I64 {
+			scratch = binary.LittleEndian.AppendUint64(scratch, uint64(v))
+		}
+	} else {
+		for _, v := range t.F32 {
+			scratch = binary.LittleEndian.AppendUint32(scratch, math.Float32bits(v))
+		}
+	}
+	return scratch, scratch
 }
 
 // ReadNPY reads an NPY file written by WriteNPY or numpy. It returns float32 data for '<f4' (and for
@@ -144,34 +199,71 @@ func ReadTensor(path string) (Tensor, error) {
 		return Tensor{}, err
 	}
 	defer f.Close()
-	descr, shape, err := readNPYHeader(f)
+	st, err := f.Stat()
 	if err != nil {
 		return Tensor{}, errorf(path, "%w", err)
+	}
+	t, err := readNPY(f, st.Size())
+	if err != nil {
+		return Tensor{}, errorf(path, "%w", err)
+	}
+	return t, nil
+}
+
+// readNPY parses one NPY stream of exactly size bytes from src (a file or an npz member).
+func readNPY(src io.Reader, size int64) (Tensor, error) {
+	br := bufio.NewReaderSize(src, int(min(max(size, 16), 1<<18)))
+	cr := &countReader{r: br}
+	descr, shape, err := readNPYHeader(cr)
+	if err != nil {
+		return Tensor{}, err
 	}
 	n, err := NumElements(shape)
 	if err != nil {
-		return Tensor{}, errorf(path, "%w", err)
+		return Tensor{}, err
 	}
 	esize, ok := npyElemSize[descr]
 	if !ok {
-		return Tensor{}, errorf(path, "dtype %s not supported (want '<f4' or '<i8'; '<f8', '<f2' and '<i4' are converted)", descr)
+		return Tensor{}, fmt.Errorf("dtype %s not supported (want '<f4' or '<i8'; '<f8', '<f2' and '<i4' are converted)", descr)
 	}
-	if err := checkDataSize(f, n, esize); err != nil {
-		return Tensor{}, errorf(path, "%w", err)
+	have := size - cr.n
+	switch {
+	case int64(n) > (math.MaxInt64-1)/int64(esize) || have < int64(n)*int64(esize):
+		return Tensor{}, fmt.Errorf("truncated: %d data bytes, shape needs %d", have, int64(n)*int64(esize))
+	case have > int64(n)*int64(esize):
+		return Tensor{}, fmt.Errorf("%d trailing bytes after the data", have-int64(n)*int64(esize))
 	}
 	t := Tensor{Shape: shape}
-	r := bufio.NewReaderSize(f, 1<<18)
-	if descr == "<i8" || descr == "<i4" {
-		t.I64 = make([]int64, n)
-		err = decode(r, esize, n, func(i int, b []byte) { decodeI64(t.I64[i:], descr, b) })
-	} else {
+	switch {
+	case descr == "<f4" && nativeLE:
 		t.F32 = make([]float32, n)
-		err = decode(r, esize, n, func(i int, b []byte) { decodeF32(t.F32[i:], descr, b) })
+		_, err = io.ReadFull(br, f32Bytes(t.F32))
+	case descr == "<i8" && nativeLE:
+		t.I64 = make([]int64, n)
+		_, err = io.ReadFull(br, i64Bytes(t.I64))
+	case descr == "<i8" || descr == "<i4":
+		t.I64 = make([]int64, n)
+		err = decode(br, esize, n, func(i int, b []byte) { decodeI64(t.I64[i:], descr, b) })
+	default:
+		t.F32 = make([]float32, n)
+		err = decode(br, esize, n, func(i int, b []byte) { decodeF32(t.F32[i:], descr, b) })
 	}
 	if err != nil {
-		return Tensor{}, errorf(path, "reading data: %w", err)
+		return Tensor{}, fmt.Errorf("reading data: %w", err)
 	}
 	return t, nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // npyElemSize lists the accepted dtypes and their element sizes.
@@ -208,16 +300,15 @@ func decodeI64(dst []int64, descr string, b []byte) {
 	}
 }
 
-// readNPYHeader parses the header with npyio and leaves f at the first data byte. npyio reads the
-// header with exact-size reads, so the file offset after it is the data offset.
-func readNPYHeader(f *os.File) (descr string, shape []int, err error) {
+// readNPYHeader parses the header with npyio, which reads exactly the header's bytes from r.
+func readNPYHeader(r io.Reader) (descr string, shape []int, err error) {
 	defer func() {
 		// npyio slices the header dict without bounds checks; a malformed dict must not crash us.
 		if p := recover(); p != nil {
 			err = fmt.Errorf("malformed NPY header (%v)", p)
 		}
 	}()
-	rd, err := npyio.NewReader(f)
+	rd, err := npyio.NewReader(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return "", nil, errors.New("not an NPY file (too short)")
@@ -229,26 +320,6 @@ func readNPYHeader(f *os.File) (descr string, shape []int, err error) {
 	}
 	descr = strings.Trim(rd.Header.Descr.Type, `'"`)
 	return descr, append([]int{}, rd.Header.Descr.Shape...), nil
-}
-
-// checkDataSize compares the bytes after the header with what the shape and dtype need.
-func checkDataSize(f *os.File, n, esize int) error {
-	off, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	have, want := st.Size()-off, int64(n)*int64(esize)
-	switch {
-	case have < want:
-		return fmt.Errorf("truncated: %d data bytes, shape needs %d", have, want)
-	case have > want:
-		return fmt.Errorf("%d trailing bytes after the data", have-want)
-	}
-	return nil
 }
 
 // decode reads n elements of esize bytes in chunks and hands each chunk, with the index of its first

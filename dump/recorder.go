@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/qnext/qnext/runtime"
 )
@@ -18,12 +19,15 @@ type RecorderOptions struct {
 	// Filter selects the nodes written. input_ids is always recorded (the compare engine checks the token
 	// ids first); Filter.Steps still applies to its file.
 	Filter Filter
+	// Layout is how the tensors are stored: LayoutFiles (the zero value), one .npy per node and step, or
+	// LayoutNPZ, one uncompressed .npz per step (much cheaper for many small nodes).
+	Layout Layout
 	// Overwrite allows writing into a non-empty directory that is not a previous dump. Files already there
 	// are never deleted; same-named files are replaced.
 	Overwrite bool
-	// NoSync skips the fsync of each tensor file. Files are still written to a temp file and renamed, so
-	// a killed process never leaves a partial file; only a power loss could. For throwaway dumps (tests,
-	// quick looks); manifest.json is always synced.
+	// NoSync skips the fsync of each tensor file (npz archive). Files are still written to a temp file and
+	// renamed, so a killed process never leaves a partial file; only a power loss could. For throwaway
+	// dumps (tests, quick looks); manifest.json is always synced.
 	NoSync bool
 	// Producer and Model go into the manifest; Producer.Name defaults to "qnext" and ComputeDType to
 	// "float32".
@@ -31,65 +35,188 @@ type RecorderOptions struct {
 	Model    ModelInfo
 }
 
-// Recorder is a runtime.Observer that writes every wanted node to DIR/step<N>/<name>.npy and keeps the
-// manifest entries, in observation order. Close writes manifest.json; a run that never closes leaves no
-// manifest, which readers treat as an incomplete dump. A Recorder is safe for use by one forward pass at
-// a time (calls are serialised by a mutex).
+// Recorder is a runtime.Observer that writes every wanted node to DIR/step<N>/<name>.npy (LayoutFiles)
+// or as member <name>.npy of DIR/step<N>.npz (LayoutNPZ) and keeps the manifest entries, in observation
+// order. Close writes manifest.json; a run that never closes leaves no manifest, which readers treat as
+// an incomplete dump. A Recorder is safe for use by one forward pass at a time (calls are serialised by
+// a mutex). With LayoutNPZ the steps must be observed in increasing order (as a forward pass does).
 type Recorder struct {
-	dir    string
-	filter Filter
-	noSync bool
-	mu     sync.Mutex
-	m      Manifest
-	seen   map[string]bool // "step/name" already written
-	steps  map[int]bool    // steps declared by BeginStep or by the input_ids node
-	dirs   map[int]bool    // step directories created
-	closed bool
+	dir      string
+	filter   Filter
+	layout   Layout
+	mu       sync.Mutex
+	m        Manifest
+	names    map[string]*nodeInfo // every node name written
+	steps    map[int]bool         // steps declared by BeginStep or by the input_ids node
+	last     int                  // highest step written so far (-1: none)
+	file     string               // npz: the archive of fileStep
+	fileStep int
+	closed   bool
 
-	// Files are written by one background goroutine so that file-system latency overlaps the forward
-	// pass; Observe copies the value (the runtime's buffers are live) and queues it. The first write
-	// error is returned by the next Observe and by Close; Close waits for every queued write before it
-	// writes the manifest.
-	jobs   chan writeJob
-	done   chan struct{}
-	werrMu sync.Mutex
-	werr   error
+	// Tensors are written by one background goroutine so that file-system latency and the statistics
+	// overlap the forward pass. Observe copies each value (the runtime's buffers are live) into the
+	// current batch; a batch goes to the writer when a node of another step arrives, when it holds
+	// batchBytes, or at Close, so a step of many small nodes costs one hand-over, not one per node.
+	// Batches are reused (getBatch, putBatch). The writer also computes each entry's statistics and
+	// streams its manifest line into the temp manifest (manifestStream). The first write error is
+	// returned by the next Observe and by Close; Close waits for every queued write, then completes
+	// manifest.json (input_ids, steps, missing) and renames it into place.
+	cur     *batch
+	full    chan *batch
+	done    chan struct{}
+	werr    atomic.Pointer[error]
+	ints    []int    // arena of the entries' shapes (never rewritten: entries and jobs share it)
+	strs    []string // arena of the entries' inputs
+	out     tensorWriter
+	stMu    sync.Mutex
+	ents    [][]Entry // the manifest entries, in chunks of entryChunk (never moved: jobs point into them)
+	nents   int
+	written int             // entries whose tensor and manifest line are written (their Stats set), under stMu
+	ms      *manifestStream // manifest.json being written: the writer adds each entry's line
 }
 
-// writeJob is one queued tensor file.
+// nodeKey identifies a node of one step.
+type nodeKey struct {
+	step int
+	name string
+}
+
+// nodeInfo is what a Recorder keeps per node name: the name is checked once, its npz member name made
+// once, and the steps it was written at are a bitset (a full dump sees the same names every step).
+type nodeInfo struct {
+	member string
+	steps  []uint64
+}
+
+func (in *nodeInfo) written(step int) bool {
+	return step/64 < len(in.steps) && in.steps[step/64]&(1<<(step%64)) != 0
+}
+
+func (in *nodeInfo) mark(step int) {
+	for step/64 >= len(in.steps) {
+		in.steps = append(in.steps, 0)
+	}
+	in.steps[step/64] |= 1 << (step % 64)
+}
+
+// batch is a run of queued nodes: their values are copied into one float32 and one int64 arena.
+type batch struct {
+	jobs []writeJob
+	f32  []float32
+	i64  []int64
+}
+
+// writeJob is one queued tensor: e is its manifest entry (in the Recorder's entry chunks: the writer
+// only reads it, except Stats, set under stMu); its data lies at off (n elements) in the batch's i64
+// arena when isInt, else in its f32 arena.
 type writeJob struct {
-	entry int // index in m.Nodes, whose Stats the writer fills in
-	path  string
-	t     Tensor
+	e      *Entry
+	isInt  bool
+	off, n int
 }
 
-// queueDepth bounds the copies waiting to be written (back-pressure on the forward pass).
-const queueDepth = 32
+func (b *batch) bytes() int { return 4*len(b.f32) + 8*len(b.i64) }
 
-// writer drains the queue: write the file, then fill in the entry's statistics.
+// tensor returns the data of j (a view into the batch).
+func (b *batch) tensor(j *writeJob) Tensor {
+	t := Tensor{Shape: j.e.Shape}
+	if j.isInt {
+		t.I64 = b.i64[j.off : j.off+j.n : j.off+j.n]
+		if t.I64 == nil {
+			t.I64 = []int64{}
+		}
+	} else {
+		t.F32 = b.f32[j.off : j.off+j.n : j.off+j.n]
+	}
+	return t
+}
+
+const (
+	// batchBytes is the data size from which a batch is handed to the writer before its step ends.
+	batchBytes = 1 << 20
+	// queueDepth bounds the batches waiting to be written (back-pressure on the forward pass).
+	queueDepth = 4
+	// arenaChunk is the size of a new shape or inputs arena chunk, entryChunk of an entry chunk.
+	arenaChunk = 1024
+	entryChunk = 256
+)
+
+// writer drains the queue: store each tensor, compute its statistics and encode its manifest line
+// (so that Close only has to join them).
 func (r *Recorder) writer() {
 	defer close(r.done)
-	for j := range r.jobs {
-		if r.writeErr() != nil {
-			continue
+	var st []Stats
+	for b := range r.full {
+		st = st[:0]
+		if r.writeErr() == nil {
+			for i := range b.jobs {
+				j := &b.jobs[i]
+				t := b.tensor(j)
+				if err := r.out.add(j.e, t); err != nil {
+					r.fail(fmt.Errorf("dump: %w", err))
+					break
+				}
+				e := *j.e // the line is encoded from a copy: Stats of *j.e are set under stMu below
+				e.Stats = StatsOf(t)
+				if err := r.ms.add(&e); err != nil {
+					r.fail(fmt.Errorf("dump: %w", err))
+					break
+				}
+				st = append(st, e.Stats)
+			}
 		}
-		if err := writeNPY(j.path, j.t.Shape, j.t.F32, j.t.I64, r.noSync); err != nil {
-			r.werrMu.Lock()
-			r.werr = fmt.Errorf("dump: %s: %w", j.path, err)
-			r.werrMu.Unlock()
-			continue
+		r.stMu.Lock()
+		for i, s := range st {
+			b.jobs[i].e.Stats = s
 		}
-		st := StatsOf(j.t)
-		r.mu.Lock()
-		r.m.Nodes[j.entry].Stats = st
-		r.mu.Unlock()
+		r.written += len(st)
+		r.stMu.Unlock()
+		putBatch(b)
+	}
+	if r.writeErr() != nil {
+		r.out.abort()
+	} else if err := r.out.close(); err != nil {
+		r.fail(fmt.Errorf("dump: %w", err))
 	}
 }
 
+// Batches are kept for reuse across Recorders in a bounded free list (not a sync.Pool, which the
+// garbage collector empties): a dump per run of a benchmark or a test would otherwise allocate, zero
+// and fault in fresh arenas every time. It holds at most (queueDepth+2)·batchBytes of arenas.
+var freeBatches = make(chan *batch, queueDepth+2)
+
+func getBatch() *batch {
+	select {
+	case b := <-freeBatches:
+		return b
+	default:
+		return &batch{}
+	}
+}
+
+func putBatch(b *batch) {
+	if cap(b.f32) > batchBytes/4 {
+		b.f32 = nil // a large tensor's arena: don't keep it
+	}
+	if cap(b.i64) > batchBytes/8 {
+		b.i64 = nil
+	}
+	clear(b.jobs) // drop the entries' strings and slices
+	b.jobs, b.f32, b.i64 = b.jobs[:0], b.f32[:0], b.i64[:0]
+	select {
+	case freeBatches <- b:
+	default:
+	}
+}
+
+// fail keeps the first write error.
+func (r *Recorder) fail(err error) { r.werr.CompareAndSwap(nil, &err) }
+
 func (r *Recorder) writeErr() error {
-	r.werrMu.Lock()
-	defer r.werrMu.Unlock()
-	return r.werr
+	if p := r.werr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var _ runtime.Observer = (*Recorder)(nil)
@@ -98,6 +225,9 @@ var _ runtime.Observer = (*Recorder)(nil)
 // used as is (the old manifest.json is removed first, so an interrupted rewrite never looks complete);
 // any other non-empty dir is refused unless opts.Overwrite.
 func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
+	if opts.Layout != LayoutFiles && opts.Layout != LayoutNPZ {
+		return nil, fmt.Errorf("dump: unknown layout %v", opts.Layout)
+	}
 	if err := prepareDir(dir, opts.Overwrite); err != nil {
 		return nil, err
 	}
@@ -108,16 +238,31 @@ func NewRecorder(dir string, opts RecorderOptions) (*Recorder, error) {
 	if p.ComputeDType == "" {
 		p.ComputeDType = Float32
 	}
+	version := VersionFiles
+	if opts.Layout == LayoutNPZ {
+		version = Version
+	}
+	m := Manifest{Format: Format, Version: version, Producer: p, Model: opts.Model}
+	head, err := manifestHead(&m)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := newManifestStream(dir, head)
+	if err != nil {
+		return nil, err
+	}
 	r := &Recorder{
 		dir:    dir,
 		filter: opts.Filter,
-		noSync: opts.NoSync,
-		m:      Manifest{Format: Format, Version: Version, Producer: p, Model: opts.Model},
-		seen:   map[string]bool{},
+		layout: opts.Layout,
+		m:      m,
+		ms:     ms,
+		names:  map[string]*nodeInfo{},
 		steps:  map[int]bool{},
-		dirs:   map[int]bool{},
-		jobs:   make(chan writeJob, queueDepth),
+		last:   -1,
+		full:   make(chan *batch, queueDepth),
 		done:   make(chan struct{}),
+		out:    newTensorWriter(opts.Layout, dir, opts.NoSync),
 	}
 	go r.writer()
 	return r, nil
@@ -208,45 +353,122 @@ func (r *Recorder) Observe(n *runtime.Node, v runtime.Value) error {
 }
 
 func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
-	if err := checkNodeName(n.Name); err != nil {
-		return fmt.Errorf("dump: %w", err)
+	info := r.names[n.Name]
+	if info == nil {
+		if err := checkNodeName(n.Name); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		info = &nodeInfo{member: n.Name + ".npy"}
+		r.names[n.Name] = info
 	}
-	key := fmt.Sprintf("%d/%s", n.Step, n.Name)
-	if r.seen[key] {
+	if n.Step < 0 {
+		return fmt.Errorf("dump: node %s: negative step %d", n.Name, n.Step)
+	}
+	if info.written(n.Step) {
 		return fmt.Errorf("dump: node %s observed twice in step %d", n.Name, n.Step)
 	}
 	t := Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64}
 	if want, err := NumElements(n.Shape); err != nil || want != t.Len() {
 		return fmt.Errorf("dump: node %s (step %d): %d values for shape %v", n.Name, n.Step, t.Len(), n.Shape)
 	}
-	stepDir := fmt.Sprintf("step%d", n.Step)
-	if !r.dirs[n.Step] {
-		if err := os.MkdirAll(filepath.Join(r.dir, stepDir), 0o755); err != nil {
-			return fmt.Errorf("dump: %w", err)
-		}
-		r.dirs[n.Step] = true
+	if r.layout == LayoutNPZ && n.Step < r.last {
+		return fmt.Errorf("dump: node %s of step %d observed after step %d began: the npz layout writes the steps in order", n.Name, n.Step, r.last)
 	}
 	if err := r.writeErr(); err != nil {
 		return err
 	}
-	file := stepDir + "/" + n.Name + ".npy"
-	r.seen[key] = true
-	r.m.Nodes = append(r.m.Nodes, Entry{
-		Order:  len(r.m.Nodes),
+	info.mark(n.Step)
+	r.last = max(r.last, n.Step)
+	var file, member string
+	if r.layout == LayoutNPZ {
+		if r.fileStep != n.Step || r.file == "" {
+			r.file, _ = stepFile(LayoutNPZ, n.Step, n.Name)
+			r.fileStep = n.Step
+		}
+		file, member = r.file, info.member
+	} else {
+		file, _ = stepFile(LayoutFiles, n.Step, n.Name)
+	}
+	shape := r.copyInts(n.Shape)
+	if len(r.ents) == 0 || len(r.ents[len(r.ents)-1]) == entryChunk {
+		r.ents = append(r.ents, make([]Entry, 0, entryChunk))
+	}
+	c := &r.ents[len(r.ents)-1]
+	*c = append(*c, Entry{
+		Order:  r.nents,
 		Step:   n.Step,
 		Name:   n.Name,
 		Layer:  n.Layer,
 		Op:     n.Op,
-		Shape:  append([]int{}, n.Shape...),
+		Shape:  shape,
 		DType:  t.DType(),
 		File:   file,
-		Inputs: append([]string{}, n.Inputs...),
+		Member: member,
+		Inputs: r.copyStrings(n.Inputs),
 	})
-	job := writeJob{entry: len(r.m.Nodes) - 1, path: filepath.Join(r.dir, filepath.FromSlash(file)), t: t.Clone()}
-	r.mu.Unlock() // the writer takes the lock to fill in statistics; don't hold it while the queue is full
-	r.jobs <- job
-	r.mu.Lock()
+	r.nents++
+	return r.queue(writeJob{e: &(*c)[len(*c)-1]}, v)
+}
+
+// queue copies v into the current batch and hands the batch to the writer when the step changes or it
+// is full. Called with r.mu held (the writer never takes it, so blocking on a full queue is safe).
+func (r *Recorder) queue(j writeJob, v runtime.Value) error {
+	if b := r.cur; b != nil && (b.jobs[len(b.jobs)-1].e.Step != j.e.Step ||
+		len(b.f32) > 0 && len(b.f32)+len(v.F32) > cap(b.f32) || len(b.i64) > 0 && len(b.i64)+len(v.I64) > cap(b.i64)) {
+		r.flush() // another step, or the value does not fit: hand over what is there
+	}
+	if r.cur == nil {
+		r.cur = getBatch()
+	}
+	b := r.cur
+	if v.I64 != nil {
+		if len(b.i64)+len(v.I64) > cap(b.i64) { // an empty arena, too small
+			b.i64 = make([]int64, 0, max(len(v.I64), batchBytes/8/16))
+		}
+		j.isInt, j.off, j.n = true, len(b.i64), len(v.I64)
+		b.i64 = append(b.i64, v.I64...)
+	} else {
+		if len(b.f32)+len(v.F32) > cap(b.f32) { // an empty arena, too small
+			b.f32 = make([]float32, 0, max(len(v.F32), batchBytes/4))
+		}
+		j.off, j.n = len(b.f32), len(v.F32)
+		b.f32 = append(b.f32, v.F32...)
+	}
+	b.jobs = append(b.jobs, j)
+	if b.bytes() >= batchBytes {
+		r.flush()
+	}
 	return nil
+}
+
+// flush hands the current batch to the writer.
+func (r *Recorder) flush() {
+	if r.cur != nil && len(r.cur.jobs) > 0 {
+		r.full <- r.cur
+	} else if r.cur != nil {
+		putBatch(r.cur)
+	}
+	r.cur = nil
+}
+
+// copyInts returns a copy of x in the shape arena (capacity capped, so appends never share).
+func (r *Recorder) copyInts(x []int) []int {
+	if cap(r.ints)-len(r.ints) < len(x) {
+		r.ints = make([]int, 0, max(arenaChunk, len(x)))
+	}
+	i := len(r.ints)
+	r.ints = append(r.ints, x...)
+	return r.ints[i:len(r.ints):len(r.ints)]
+}
+
+// copyStrings returns a copy of x in the inputs arena.
+func (r *Recorder) copyStrings(x []string) []string {
+	if cap(r.strs)-len(r.strs) < len(x) {
+		r.strs = make([]string, 0, max(arenaChunk, len(x)))
+	}
+	i := len(r.strs)
+	r.strs = append(r.strs, x...)
+	return r.strs[i:len(r.strs):len(r.strs)]
 }
 
 // checkNodeName refuses names that could escape the step directory or collide with temp files.
@@ -257,19 +479,31 @@ func checkNodeName(name string) error {
 	return nil
 }
 
-// Manifest returns a copy of the manifest recorded so far (entries in order).
+// entries returns the entries recorded so far in one slice (a copy).
+func (r *Recorder) entries() []Entry {
+	out := make([]Entry, 0, r.nents)
+	for _, c := range r.ents {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// Manifest returns a copy of the manifest recorded so far (entries in order; the statistics of
+// entries still queued for writing are zero until Close).
 func (r *Recorder) Manifest() Manifest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.m
-	m.Nodes = append([]Entry{}, r.m.Nodes...)
 	m.Steps = append([]Step{}, r.m.Steps...)
+	r.stMu.Lock()
+	m.Nodes = r.entries()
+	r.stMu.Unlock()
 	return m
 }
 
 // Close writes manifest.json (steps sorted by index). After Close the Recorder accepts nothing more.
 // Closing after a failed forward call keeps what was written as a complete, shorter dump; not closing
-// leaves the directory without a manifest.
+// leaves the directory without a manifest (and, with LayoutNPZ, the current step only as a temp file).
 func (r *Recorder) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -277,14 +511,26 @@ func (r *Recorder) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.flush()
+	close(r.full)
 	r.mu.Unlock()
-	close(r.jobs)
 	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.writeErr(); err != nil {
+		r.ms.abort()
 		return err
 	}
+	if r.written != r.nents {
+		r.ms.abort()
+		return fmt.Errorf("dump: internal error: %d entries, %d written", r.nents, r.written)
+	}
+	r.m.Nodes = r.entries()
 	sort.SliceStable(r.m.Steps, func(i, j int) bool { return r.m.Steps[i].Step < r.m.Steps[j].Step })
-	return WriteManifest(r.dir, &r.m)
+	tail, err := manifestTail(&r.m, r.ms.n > 0)
+	if err != nil {
+		r.ms.abort()
+		return err
+	}
+	return r.ms.finish(tail)
 }

@@ -26,6 +26,7 @@ type Watch struct {
 	KeepGoing bool
 
 	step  int
+	ints  []int                   // arena of the summaries' shapes
 	cur   map[string]ValueSummary // nodes of the current step
 	prev  map[string]ValueSummary // nodes of the previous step (for "<name>@prev" inputs)
 	first *NonFiniteError
@@ -50,7 +51,12 @@ type ValueSummary struct {
 
 // Summarize computes a ValueSummary of one tensor.
 func Summarize(name string, step int, t Tensor) ValueSummary {
-	s := ValueSummary{Name: name, Step: step, Shape: append([]int{}, t.Shape...), First: -1,
+	return summarize(name, step, append([]int{}, t.Shape...), t)
+}
+
+// summarize is Summarize keeping shape as given.
+func summarize(name string, step int, shape []int, t Tensor) ValueSummary {
+	s := ValueSummary{Name: name, Step: step, Shape: shape, First: -1,
 		Min: math.Inf(1), Max: math.Inf(-1)}
 	if t.I64 != nil {
 		st := StatsI64(t.I64)
@@ -58,8 +64,40 @@ func Summarize(name string, step int, t Tensor) ValueSummary {
 		return s
 	}
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for i, v := range t.F32 {
-		if b := math.Float32bits(v); b&0x7f800000 != 0x7f800000 { // finite: the hot path
+	const exp = 0x7f800000
+	x := t.F32
+	i := 0
+	if haveAVX2 && len(x) >= 16 {
+		var mm [2]float32
+		if n8 := len(x) &^ 7; !minmaxAVX2(&x[0], n8, &mm) {
+			lo, hi, i = mm[0], mm[1], n8
+		}
+	}
+	// Four lanes of min/max, and one test for "any non-finite" per four values (the hot path).
+	lo0, lo1, lo2, lo3 := lo, lo, lo, lo
+	hi0, hi1, hi2, hi3 := hi, hi, hi, hi
+	for ; i+4 <= len(x); i += 4 {
+		v0, v1, v2, v3 := x[i], x[i+1], x[i+2], x[i+3]
+		if math.Float32bits(v0)&exp == exp || math.Float32bits(v1)&exp == exp ||
+			math.Float32bits(v2)&exp == exp || math.Float32bits(v3)&exp == exp {
+			break
+		}
+		lo0, lo1, lo2, lo3 = min(lo0, v0), min(lo1, v1), min(lo2, v2), min(lo3, v3) // finite: no NaN rules
+		hi0, hi1, hi2, hi3 = max(hi0, v0), max(hi1, v1), max(hi2, v2), max(hi3, v3)
+	}
+	for _, l := range [...]float32{lo0, lo1, lo2, lo3} {
+		if l < lo {
+			lo = l
+		}
+	}
+	for _, h := range [...]float32{hi0, hi1, hi2, hi3} {
+		if h > hi {
+			hi = h
+		}
+	}
+	for ; i < len(x); i++ {
+		v := x[i]
+		if b := math.Float32bits(v); b&exp != exp {
 			if v < lo {
 				lo = v
 			}
@@ -94,14 +132,19 @@ func (w *Watch) Observe(n *runtime.Node, v runtime.Value) error {
 		nextErr = w.next.Observe(n, v)
 	}
 	if n.Step != w.step {
+		reuse := w.prev // the maps are reused: a step has hundreds of nodes
 		if n.Step == w.step+1 {
 			w.prev = w.cur
 		} else {
-			w.prev = nil
+			w.prev, reuse = nil, w.cur
 		}
-		w.cur, w.step = map[string]ValueSummary{}, n.Step
+		if reuse == nil {
+			reuse = make(map[string]ValueSummary, len(w.cur))
+		}
+		clear(reuse)
+		w.cur, w.step = reuse, n.Step
 	}
-	s := Summarize(n.Name, n.Step, Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64})
+	s := summarize(n.Name, n.Step, w.copyShape(n.Shape), Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64})
 	w.cur[n.Name] = s
 	if s.NaN+s.Inf == 0 || w.first != nil {
 		return nextErr
@@ -111,6 +154,16 @@ func (w *Watch) Observe(n *runtime.Node, v runtime.Value) error {
 		return nextErr
 	}
 	return w.first
+}
+
+// copyShape copies a shape into the arena (one allocation per 1024 dimensions, not one per node).
+func (w *Watch) copyShape(x []int) []int {
+	if cap(w.ints)-len(w.ints) < len(x) {
+		w.ints = make([]int, 0, max(1024, len(x)))
+	}
+	i := len(w.ints)
+	w.ints = append(w.ints, x...)
+	return w.ints[i:len(w.ints):len(w.ints)]
 }
 
 // Err returns the first non-finite node seen, or nil.

@@ -1,5 +1,6 @@
 """Dump writing per docs/dump-format.md: NPY v1.0 files written atomically, per-tensor stats, the checkpoint
-hashes (config_sha256, weights_sha256) and the manifest, which is written last.
+hashes (config_sha256, weights_sha256) and the manifest, which is written last. `load_node` reads a node of
+a dump in either layout (one .npy per node, or a member of a per-step .npz as `qnext dump` writes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ def write_npy(path: Path, arr: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.lib.format.write_array(f, arr, version=(1, 0), allow_pickle=False)
     os.replace(tmp, path)
+
+
+def load_node(dump_dir: Path, node: dict) -> np.ndarray:
+    """The tensor of a manifest node, in either layout (docs/dump-format.md): the file `node["file"]`,
+    or, when the node names a `member`, that member of the npz archive `node["file"]`."""
+    path = Path(dump_dir) / node["file"]
+    if "member" not in node:
+        return np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as npz:
+        return npz[node["member"]]
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -64,7 +64,7 @@ func runCheck(ctx context.Context, w io.Writer, o *checkOptions) error {
 		return err
 	}
 	defer m.Close()
-	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true}, Version: version}
+	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true, Layout: dump.LayoutNPZ}, Version: version}
 	view := compare.View{Top: o.Top}
 	var r *compare.Report
 	if o.TwoPass {

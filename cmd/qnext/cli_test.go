@@ -53,6 +53,7 @@ func nanModel(t *testing.T) string {
 func TestCLI(t *testing.T) {
 	tmp := t.TempDir()
 	d1 := filepath.Join(tmp, "d1")
+	files := filepath.Join(tmp, "files")
 	partial := filepath.Join(tmp, "partial")
 	for _, tc := range []struct {
 		name     string
@@ -71,7 +72,13 @@ func TestCLI(t *testing.T) {
 		{name: "demo unknown fault", args: []string{"demo", "--inject", "bogus"}, code: 2, stderr: []string{`unknown fault "bogus"`}},
 		{name: "unknown flag", args: []string{"demo", "--bogus"}, code: 2, stderr: []string{"unknown flag: --bogus"}},
 		{name: "dump", args: []string{"dump", "--model", tinyModel, "--ids", "1,2,3", "--force-ids", "4", "--out", d1},
-			stdout: []string{"over 2 steps"}, wantFile: filepath.Join(d1, "manifest.json")},
+			stdout: []string{"over 2 steps"}, wantFile: filepath.Join(d1, "step1.npz")}, // npz is the default
+		{name: "dump files layout", args: []string{"dump", "--model", tinyModel, "--ids", "1,2,3", "--force-ids", "4", "--out", files, "--layout", "files"},
+			stdout: []string{"over 2 steps"}, wantFile: filepath.Join(files, "step1", "lm_head.npy")},
+		{name: "dump bad layout", args: []string{"dump", "--model", tinyModel, "--ids", "1", "--out", filepath.Join(tmp, "bad"), "--layout", "zip"}, code: 2,
+			stderr: []string{`--layout: unknown dump layout "zip" (want files or npz)`}},
+		{name: "compare npz with files", args: []string{"compare", d1, files}, stdout: []string{"PASS"}},
+		{name: "inspect verify npz", args: []string{"inspect", "--verify", d1}, stdout: []string{"version 2, layout npz", "verified 282 tensors: 0 problems"}},
 		{name: "dump like the reference", args: []string{"dump", "--model", tinyModel, "--like", tinyRef, "--out", filepath.Join(tmp, "like")},
 			stdout: []string{"over 5 steps"}},
 		{name: "gate like the reference", args: []string{"gate", filepath.Join(tmp, "like"), tinyRef}, stdout: []string{"PASS: 705 nodes"}},

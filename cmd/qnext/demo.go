@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, w io.Writer, o *demoOptions) error {
 	}
 	defer m.Close()
 	out := work + "/qnext-dump"
-	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true}, Version: version}
+	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true, Layout: dump.LayoutNPZ}, Version: version}
 	r, err := check.AgainstReference(ctx, m, refDir, out, do, compare.Options{})
 	if err != nil {
 		return err

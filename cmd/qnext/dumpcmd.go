@@ -31,6 +31,7 @@ type dumpOptions struct {
 	Inject    []string
 	Threads   int
 	Like      string
+	Layout    string
 }
 
 func init() { addCommand(newDumpCmd) }
@@ -39,13 +40,19 @@ func newDumpCmd() *cobra.Command {
 	o := &dumpOptions{}
 	cmd := &cobra.Command{
 		Use:   "dump --model DIR (--ids 1,2,3 | --like REFDUMP) (--out DIR | --stats)",
-		Short: "Run a checkpoint and record its nodes as .npy + manifest.json (or print their stats)",
+		Short: "Run a checkpoint and record its nodes (one .npz per step, or .npy files) + manifest.json (or print their stats)",
 		Long: `dump runs the checkpoint on the prompt ids (one prefill call), then --force-ids (one decode call per id)
 and --decode-steps greedy decode calls, recording the selected nodes. Names are those of docs/nodes.md.
 --like REFDUMP replays exactly the forward calls of a reference dump (e.g. one written by
 "python -m reference.export"), so that "qnext compare DIR REFDUMP" lines up step by step.
 A node with NaN/Inf stops the run: the dump keeps what was recorded, the first bad node and its extreme
-inputs are reported, and the exit code is 4.`,
+inputs are reported, and the exit code is 4.
+
+--layout npz (the default) writes one uncompressed NumPy archive per forward call, DIR/step<N>.npz, with
+one member <name>.npy per node: np.load("DIR/step1.npz")["lm_head"] reads one in Python. --layout files
+writes one file per node, DIR/step<N>/<name>.npy (the layout of the transformers reference dumps); it is
+much slower for a full dump of a small model (one file creation per node). Both are read by compare,
+gate, inspect and check alike (docs/dump-format.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDump(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -64,6 +71,7 @@ inputs are reported, and the exit code is 4.`,
 	f.BoolVar(&o.Stats, "stats", false, "print per-node stats instead of writing files")
 	f.IntVar(&o.Edge, "edge", 3, "with --stats: values shown at each end of a tensor")
 	f.BoolVar(&o.Overwrite, "overwrite", false, "allow --out to be a non-empty directory that is not a dump")
+	f.StringVar(&o.Layout, "layout", "npz", "tensor layout: npz (one step<N>.npz per forward call) or files (step<N>/<name>.npy)")
 	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
 	f.IntVar(&o.Threads, "threads", 0, "worker goroutines (0 = all cores)")
 	_ = cmd.MarkFlagRequired("model")
@@ -97,6 +105,10 @@ func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 	if err != nil {
 		return err
 	}
+	layout, err := dump.ParseLayout(o.Layout)
+	if err != nil {
+		return fmt.Errorf("--layout: %w", err)
+	}
 	ops.SetThreads(o.Threads)
 	m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
 	if err != nil {
@@ -107,7 +119,7 @@ func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 		_, _, err = check.Run(ctx, m, steps, o.Decode, dump.NewWatch(dump.NewPrinter(w, filter, o.Edge)))
 		return nonFiniteCode(errw, err)
 	}
-	ro := dump.RecorderOptions{Filter: filter, Overwrite: o.Overwrite}
+	ro := dump.RecorderOptions{Filter: filter, Overwrite: o.Overwrite, Layout: layout}
 	man, err := check.Dump(ctx, m, o.Out, steps, o.Decode, check.DumpOptions{Recorder: ro, Version: version})
 	if err != nil {
 		return nonFiniteCode(errw, err)

@@ -55,6 +55,8 @@ type runOptions struct {
 	Filter           []string
 	DumpLayers       string
 	DumpSteps        string
+	DumpLayout       string
+	DumpLayoutSet    bool // --dump-layout was given
 	Top              int
 	Inject           []string
 
@@ -96,6 +98,7 @@ printed and the exit code is 130 (a second Ctrl-C kills at once).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			o.PromptSet = f.Changed("prompt")
+			o.DumpLayoutSet = f.Changed("dump-layout")
 			if f.Changed("decode-steps") {
 				if o.IDs == "" {
 					return errors.New("--decode-steps only applies to --ids; use --max-tokens")
@@ -156,6 +159,7 @@ printed and the exit code is 130 (a second Ctrl-C kills at once).`,
 	f.StringArrayVar(&o.Filter, "filter", nil, "with --dump: node name regex to record (repeatable; default all)")
 	f.StringVar(&o.DumpLayers, "dump-layers", "", "with --dump: decoder layers to record, e.g. 0-3,7")
 	f.StringVar(&o.DumpSteps, "dump-steps", "", "with --dump: forward calls to record, e.g. 0,2-4")
+	f.StringVar(&o.DumpLayout, "dump-layout", "npz", "with --dump: tensor layout, npz (one step<N>.npz per forward call) or files (step<N>/<name>.npy)")
 	f.IntVar(&o.Top, "top", 5, "with --ids: candidate tokens printed per step")
 	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
 	_ = cmd.MarkFlagRequired("model")
@@ -237,8 +241,13 @@ func (o *runOptions) check() error {
 		return fmt.Errorf("--top must be ≥ 1, got %d", o.Top)
 	case !o.Chat && (o.System != "" || o.NoThink || o.BuiltinTemplate):
 		return errors.New("--system, --no-think and --builtin-template need --chat")
-	case o.Dump == "" && (len(o.Filter) > 0 || o.DumpLayers != "" || o.DumpSteps != ""):
-		return errors.New("--filter, --dump-layers and --dump-steps need --dump DIR")
+	case o.Dump == "" && (len(o.Filter) > 0 || o.DumpLayers != "" || o.DumpSteps != "" || o.DumpLayoutSet):
+		return errors.New("--filter, --dump-layers, --dump-steps and --dump-layout need --dump DIR")
+	}
+	if o.DumpLayout != "" {
+		if _, err := dump.ParseLayout(o.DumpLayout); err != nil {
+			return fmt.Errorf("--dump-layout: %w", err)
+		}
 	}
 	return nil
 }
@@ -325,12 +334,18 @@ func newRunRecorder(o *runOptions, m *runtime.Model) (*dump.Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run: --dump: %w", err)
 	}
+	layout := dump.LayoutNPZ
+	if o.DumpLayout != "" {
+		if layout, err = dump.ParseLayout(o.DumpLayout); err != nil {
+			return nil, fmt.Errorf("run: --dump-layout: %w", err)
+		}
+	}
 	info := dump.ModelInfo{ModelType: m.Cfg.ModelType, Path: o.Model}
 	if b, err := os.ReadFile(filepath.Join(o.Model, "config.json")); err == nil {
 		sum := sha256.Sum256(b)
 		info.ConfigSHA256 = hex.EncodeToString(sum[:])
 	}
-	return dump.NewRecorder(o.Dump, dump.RecorderOptions{Filter: filter, Model: info})
+	return dump.NewRecorder(o.Dump, dump.RecorderOptions{Filter: filter, Model: info, Layout: layout})
 }
 
 // newGenerator returns a generator whose tokens are passed to onToken.

@@ -342,6 +342,8 @@ func TestRunErrors(t *testing.T) {
 		{"decode-steps outside --ids", []string{"--model", text, "--prompt", "x", "--decode-steps", "2"}, "--decode-steps"},
 		{"system without chat", []string{"--model", text, "--prompt", "x", "--system", "s"}, "need --chat"},
 		{"filter without dump", []string{"--model", tiny, "--ids", "1", "--filter", "x"}, "need --dump"},
+		{"layout without dump", []string{"--model", tiny, "--ids", "1", "--dump-layout", "files"}, "need --dump"},
+		{"bad layout", []string{"--model", tiny, "--ids", "1", "--dump", t.TempDir(), "--dump-layout", "zip"}, `unknown dump layout "zip" (want files or npz)`},
 		{"bad filter", []string{"--model", tiny, "--ids", "1", "--dump", t.TempDir(), "--filter", "("}, "name filter"},
 		{"bad top-p", []string{"--model", tiny, "--ids", "1", "--top-p", "2"}, "top-p 2 must be in [0, 1]"},
 		{"negative max tokens", []string{"--model", tiny, "--ids", "1", "--max-tokens", "-1"}, "--max-tokens"},

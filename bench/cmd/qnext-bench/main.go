@@ -91,7 +91,7 @@ type runFlags struct {
 	reps, warmup, bwMiB, bwPasses         int
 	quick, speed, instrument              bool
 	cache, tiny, tmp, jsonOut, cpuProfile string
-	logitsDir, source                     string
+	logitsDir, source, layouts            string
 	instrPrefill, instrDecode             int
 }
 
@@ -115,6 +115,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.IntVar(&f.instrDecode, "instrument-decode", 8, "decode tokens of the instrumentation runs")
 	fs.StringVar(&f.cache, "cache", "", "bench model cache (default ${QNEXT_CACHE:-$HOME/.cache/qnext}/bench)")
 	fs.StringVar(&f.tiny, "tiny", "fixtures/tiny/model", "tiny fixture checkpoint")
+	fs.StringVar(&f.layouts, "layouts", "files,npz", "comma-separated dump layouts of the instrumentation runs (files, npz)")
 	fs.StringVar(&f.tmp, "tmp", "", "comma-separated parent directories for the dumps of the instrumentation runs (default $TMPDIR and /dev/shm)")
 	fs.StringVar(&f.jsonOut, "json", "", "write the result to `FILE`")
 	fs.StringVar(&f.logitsDir, "logits-dir", "", "write the last-row logits of the prefill to `DIR`/bench-<dtype>-prefill<N>.npy (for the llama.cpp cross-check)")
@@ -312,12 +313,23 @@ func instrument(ctx context.Context, f runFlags, name, dtype string) (bench.Inst
 			dirs = append(dirs, "/dev/shm")
 		}
 	}
-	in, err := bench.MeasureInstrumentation(ctx, m, ids[:f.instrPrefill], ids[f.instrPrefill:], reps, dirs)
+	var layouts []dump.Layout
+	for _, s := range split(f.layouts) {
+		l, err := dump.ParseLayout(s)
+		if err != nil {
+			return bench.Instrumentation{}, fmt.Errorf("--layouts: %w", err)
+		}
+		layouts = append(layouts, l)
+	}
+	if len(layouts) == 0 {
+		return bench.Instrumentation{}, fmt.Errorf("--layouts: no layout given")
+	}
+	in, err := bench.MeasureInstrumentation(ctx, m, ids[:f.instrPrefill], ids[f.instrPrefill:], reps, dirs, layouts)
 	in.Model = name
 	if err == nil {
 		for i, d := range in.Prefill.Dumps {
-			logf("  prefill: want-all %.2f×, dump %.2f×; decode: want-all %.2f×, dump %.2f× (%s)", in.Prefill.WantAllRatio,
-				d.Ratio, in.Decode.WantAllRatio, in.Decode.Dumps[i].Ratio, d.FS)
+			logf("  prefill: want-all %.2f×, dump %.2f×; decode: want-all %.2f×, dump %.2f× (%s, %s)", in.Prefill.WantAllRatio,
+				d.Ratio, in.Decode.WantAllRatio, in.Decode.Dumps[i].Ratio, d.FS, d.Layout)
 		}
 	}
 	return in, err
