@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 )
 
@@ -113,13 +112,5 @@ func parallelItems(n, work int, f func(next func() int)) {
 		f(next)
 		return
 	}
-	var wg sync.WaitGroup
-	for range w {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(next)
-		}()
-	}
-	wg.Wait()
+	fork(w, func(int) { f(next) })
 }

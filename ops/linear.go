@@ -3,7 +3,6 @@ package ops
 import (
 	"fmt"
 	"runtime"
-	"sync"
 )
 
 // threads is the number of goroutines the kernels split work over.
@@ -30,17 +29,10 @@ func parallelFor(n int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
 	step := (n + w - 1) / w
-	for lo := 0; lo < n; lo += step {
-		hi := min(lo+step, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
+	fork((n+step-1)/step, func(i int) {
+		f(i*step, min((i+1)*step, n))
+	})
 }
 
 // Linear computes y = x·Wᵀ for T rows:
