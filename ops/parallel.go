@@ -1,16 +1,61 @@
 package ops
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parallel regions (fork) run on a pool of persistent workers. On this project's VM a parked goroutine
+// took 100–170 µs to start running again (the idle vCPU halts; BenchmarkForkStart), against 1–5 µs for
+// a worker that is still spinning, and a decode step of the bench model opens ~40 regions separated by
+// short serial stretches. So a worker that finishes a region spins (PAUSE, and a Gosched every 64 polls
+// so that other goroutines such as a dump writer get the core) for up to spinTime, watching for the next
+// region, and only then parks. Measured over whole forward calls of the bench model, interleaved in one
+// process: decode +8 % at f32 and +15 % at bf16, prefill unchanged.
+//
+// One region runs on the pool at a time; a region opened while another runs (from inside a worker, or
+// from a concurrent caller) runs on fresh goroutines instead.
+
+// spinTime is how long an idle worker keeps polling for a new region before it parks.
+const spinTime = 2 * time.Millisecond
+
+// usePool selects the pool (tests clear it to compare with fresh goroutines).
+var usePool = true
+
+// pool is the process's worker pool.
+var pool workerPool
+
+type workerPool struct {
+	busy    atomic.Bool // a region is running on the pool
+	mu      sync.Mutex  // guards workers (growth)
+	workers []*worker
+	cur     atomic.Pointer[region] // the latest region: each worker runs its part of each new one once
+}
+
+// region is one parallel region: f(i) for the workers i in [1, width).
+type region struct {
+	f       func(i int)
+	width   int
+	pending atomic.Int32 // workers of the region still running
+}
+
+type worker struct {
+	i      int
+	parked atomic.Bool
+	wake   chan struct{}
+}
 
 // fork calls f(0) … f(w−1) concurrently, f(0) on the calling goroutine, and returns when all are done.
-//
-// The workers are fresh goroutines. A pool of persistent workers that spin between regions (a parked
-// goroutine took 25–45 µs to start running here) measured no better over whole forward calls of the
-// bench model (decode +9 % at f32, −3 % at bf16, prefill −5 %, interleaved in one process, all within
-// this VM's noise) and kept the second core busy, which the dump writer needs.
 func fork(w int, f func(i int)) {
 	if w <= 1 {
 		f(0)
+		return
+	}
+	if usePool && pool.busy.CompareAndSwap(false, true) {
+		pool.run(w, f)
+		pool.busy.Store(false)
 		return
 	}
 	var wg sync.WaitGroup
@@ -25,9 +70,72 @@ func fork(w int, f func(i int)) {
 	wg.Wait()
 }
 
-// Parallel runs f(i) for i in [0, n) on Threads() goroutines, worker g taking g, g+w, g+2w, … (w at
-// most n), or all on the calling goroutine when the whole job is below minParallelWork multiply-adds
-// (work), where a fork/join would cost more than it saves.
+// run publishes a region, wakes the parked workers it needs, runs f(0) and waits for the others.
+func (p *workerPool) run(w int, f func(i int)) {
+	p.grow(w - 1)
+	r := &region{f: f, width: w}
+	r.pending.Store(int32(w - 1))
+	p.cur.Store(r)
+	for _, wk := range p.workers[:w-1] {
+		if wk.parked.Load() {
+			select {
+			case wk.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	f(0)
+	for spins := 0; r.pending.Load() != 0; spins++ {
+		if spins >= 64 {
+			runtime.Gosched() // a worker is descheduled or slow: let others use this core
+		}
+		cpuPause()
+	}
+}
+
+// grow starts workers until there are n.
+func (p *workerPool) grow(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.workers) < n {
+		wk := &worker{i: len(p.workers) + 1, wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, wk)
+		go p.loop(wk, p.cur.Load())
+	}
+}
+
+// loop is a worker: wait for a region other than seen, run its part, repeat. run waits for every
+// worker of a region before it publishes the next, so a worker never misses a region it is part of.
+func (p *workerPool) loop(wk *worker, seen *region) {
+	for {
+		r := p.cur.Load()
+		idle := time.Now()
+		for spins := 1; r == seen; spins++ {
+			if spins%64 == 0 {
+				if time.Since(idle) >= spinTime {
+					wk.parked.Store(true)
+					if r = p.cur.Load(); r == seen { // re-checked after announcing: no lost wake-up
+						<-wk.wake
+					}
+					wk.parked.Store(false)
+					idle = time.Now()
+				}
+				runtime.Gosched()
+			}
+			cpuPause()
+			r = p.cur.Load()
+		}
+		seen = r
+		if wk.i < r.width {
+			r.f(wk.i)
+			r.pending.Add(-1)
+		}
+	}
+}
+
+// Parallel runs f(i) for i in [0, n) on Threads() workers, worker g taking g, g+w, g+2w, … (w at most
+// n), or all on the calling goroutine when the whole job is below minParallelWork multiply-adds (work),
+// where a fork/join would cost more than it saves.
 func Parallel(n, work int, f func(i int)) {
 	w := min(threads, n)
 	if work < minParallelWork {

@@ -1,13 +1,71 @@
 package ops
 
 import (
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// fork and Parallel run every index exactly once, with and without enough work to split, and nested.
+// Every index of every region runs exactly once: back to back, after the workers have parked, nested
+// inside a region (which falls back to goroutines), from concurrent callers, and without the pool.
+func TestForkRunsEachIndexOnce(t *testing.T) {
+	check := func(t *testing.T, w int) {
+		counts := make([]atomic.Int32, w)
+		fork(w, func(i int) { counts[i].Add(1) })
+		for i := range counts {
+			require.EqualValues(t, 1, counts[i].Load(), "width %d: index %d", w, i)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"back to back", func(t *testing.T) {
+			for n := 0; n < 2000; n++ {
+				check(t, 1+n%5)
+			}
+		}},
+		{"after parking", func(t *testing.T) {
+			for n := 0; n < 3; n++ {
+				time.Sleep(spinTime + 2*time.Millisecond)
+				check(t, 3)
+			}
+		}},
+		{"nested", func(t *testing.T) {
+			var inner atomic.Int32
+			fork(3, func(int) { fork(4, func(int) { inner.Add(1) }) })
+			require.EqualValues(t, 12, inner.Load())
+		}},
+		{"concurrent callers", func(t *testing.T) {
+			var wg sync.WaitGroup
+			for g := 0; g < 4; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; n < 300; n++ {
+						check(t, 2+n%3)
+					}
+				}()
+			}
+			wg.Wait()
+		}},
+		{"without the pool", func(t *testing.T) {
+			defer func(old bool) { usePool = old }(usePool)
+			usePool = false
+			for n := 0; n < 100; n++ {
+				check(t, 1+n%4)
+			}
+		}},
+	} {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// Parallel covers [0, n) once, with and without enough work to split.
 func TestParallelRunsEachIndexOnce(t *testing.T) {
 	for _, tc := range []struct{ n, work int }{{0, 1 << 20}, {1, 1 << 20}, {7, 1 << 20}, {100, 1 << 20}, {100, 1}} {
 		counts := make([]atomic.Int32, tc.n)
@@ -16,7 +74,30 @@ func TestParallelRunsEachIndexOnce(t *testing.T) {
 			require.EqualValues(t, 1, counts[i].Load(), "n %d work %d: index %d", tc.n, tc.work, i)
 		}
 	}
-	var inner atomic.Int32
-	fork(3, func(int) { fork(4, func(int) { inner.Add(1) }) })
-	require.EqualValues(t, 12, inner.Load(), "nested fork")
+}
+
+// BenchmarkForkStart measures how long after fork the last worker starts, with the caller busy for gap
+// before each region (the serial work between regions), on the pool and on fresh goroutines.
+func BenchmarkForkStart(b *testing.B) {
+	spin := func(d time.Duration) {
+		for t := time.Now(); time.Since(t) < d; {
+		}
+	}
+	for _, pooled := range []bool{true, false} {
+		for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond, time.Millisecond} {
+			b.Run(fmt.Sprintf("pool=%v/gap=%v", pooled, gap), func(b *testing.B) {
+				defer func(old bool) { usePool = old }(usePool)
+				usePool = pooled
+				var lat time.Duration
+				for b.Loop() {
+					spin(gap)
+					t0 := time.Now()
+					var start [2]time.Time
+					fork(2, func(i int) { start[i] = time.Now(); spin(50 * time.Microsecond) })
+					lat += max(start[0].Sub(t0), start[1].Sub(t0))
+				}
+				b.ReportMetric(float64(lat.Nanoseconds())/1e3/float64(b.N), "µs-start")
+			})
+		}
+	}
 }
