@@ -8,7 +8,7 @@ import (
 )
 
 // Parallel regions (fork) run on a pool of persistent workers. On this project's VM a parked goroutine
-// took 100–170 µs to start running again (the idle vCPU halts; BenchmarkForkStart), against 1–5 µs for
+// took 44–170 µs to start running again (the idle vCPU halts; BenchmarkForkStart), against 1–7 µs for
 // a worker that is still spinning, and a decode step of the bench model opens ~40 regions separated by
 // short serial stretches. So a worker that finishes a region spins (PAUSE, and a Gosched every 8 polls
 // so that other goroutines such as a dump writer get the core) for up to spinTime, watching for the next
