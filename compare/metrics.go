@@ -65,8 +65,8 @@ func Measure(a, b dump.Tensor, tol Tol) Metrics {
 
 // MetricsF32 computes Metrics in one pass over memory with float64 accumulators. a and b must have equal
 // length. The data is processed in L1-sized blocks by two narrow loops (the moments, then tolerance, max
-// and ULP), which keeps the accumulators in registers; a block holding a NaN or Inf is redone element by
-// element.
+// and ULP; AVX2 kernels where the CPU has them), which keeps the accumulators in registers; a block
+// holding a NaN or Inf is redone element by element.
 func MetricsF32(a, b []float32, atol, rtol float64) Metrics {
 	b = b[:len(a)]
 	k := kernel{atol: atol, rtol: rtol, maxAbs: -1, at: -1}
@@ -95,32 +95,45 @@ type kernel struct {
 }
 
 // block accumulates a block of finite pairs; it returns false, changing nothing, when the block holds
-// a NaN or Inf.
+// a NaN or Inf. With AVX2 the first len &^ 3 pairs go to the vector kernels (four lanes each, folded
+// back in order), the rest to the Go loops.
 func (k *kernel) block(x, y []float32, base int) bool {
 	y = y[:len(x)]
-	var sumAbs, sumD2, sumA2, sumB2, sumAB, sumB float64
-	for i, xv := range x {
-		fx, fy := float64(xv), float64(y[i])
+	n4 := 0
+	if haveAVX2 {
+		n4 = len(x) &^ 3
+	}
+	var s [6]float64 // Σ|d|, Σd², Σx², Σy², Σxy, Σy
+	if n4 > 0 {
+		var ok bool
+		if s, ok = k.momentsVec(x[:n4], y[:n4]); !ok {
+			return false
+		}
+	}
+	for i, xv := range x[n4:] {
+		fx, fy := float64(xv), float64(y[n4+i])
 		d := fx - fy
-		sumAbs += math.Abs(d)
-		sumD2 += d * d
-		sumA2 += fx * fx
-		sumB2 += fy * fy
-		sumAB += fx * fy
-		sumB += fy
+		s[0] += math.Abs(d)
+		s[1] += d * d
+		s[2] += fx * fx
+		s[3] += fy * fy
+		s[4] += fx * fy
+		s[5] += fy
 	}
 	// A NaN or Inf on either side makes Σd² NaN or Inf; finite float32 pairs cannot (|d|² ≤ 4.7e77).
-	if sumD2-sumD2 != 0 {
+	if s[1]-s[1] != 0 {
 		return false
 	}
 	k.n += len(x)
-	k.sumAbs, k.sumD2, k.sumA2, k.sumB2, k.sumAB = k.sumAbs+sumAbs, k.sumD2+sumD2, k.sumA2+sumA2, k.sumB2+sumB2, k.sumAB+sumAB
-	k.sumB += sumB
+	k.sumAbs, k.sumD2, k.sumA2, k.sumB2, k.sumAB, k.sumB = k.sumAbs+s[0], k.sumD2+s[1], k.sumA2+s[2], k.sumB2+s[3], k.sumAB+s[4], k.sumB+s[5]
 
 	atol, rtol := k.atol, k.rtol
 	maxAbs, at, out, minAtol, minRtol, maxULP := k.maxAbs, -1, 0, k.minAtol, k.minRtol, k.maxULP
-	for i, xv := range x {
-		yv := y[i]
+	if n4 > 0 {
+		k.tolVec(x[:n4], y[:n4], &maxAbs, &at, &out, &minAtol, &minRtol, &maxULP)
+	}
+	for i := n4; i < len(x); i++ {
+		xv, yv := x[i], y[i]
 		if u := ulpDistance(xv, yv); u > maxULP {
 			maxULP = u
 		}

@@ -186,3 +186,64 @@ func TestMetricsMatchesReference(t *testing.T) {
 			"counts")
 	}
 }
+
+// The AVX2 kernels of MetricsF32 agree with its Go loops: the same counts, indices and ULP distance, and
+// sums within rounding, on data built to hit the lane bookkeeping (ties of the largest |d| in several
+// lanes, ±0, subnormals, opposite signs, zero references, a NaN block, lengths that leave a tail).
+func TestMetricsVectorMatchesGo(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 on this CPU: MetricsF32 runs the Go loops only")
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	sub := math.Float32frombits(5) // a subnormal
+	cases := map[string]func(i int) (float32, float32){
+		"ties": func(i int) (float32, float32) {
+			if i%13 == 5 {
+				return 2, 1 // |d| = 1 at many indices, in every lane
+			}
+			return 1, 1
+		},
+		"signs and zeros": func(i int) (float32, float32) {
+			v := []float32{0, float32(math.Copysign(0, -1)), sub, -sub, 1e-30, -1e-30, 3, -3}
+			return v[i%8], v[(i*5+3)%8]
+		},
+		"zero references": func(i int) (float32, float32) {
+			if i%3 == 0 {
+				return float32(rng.NormFloat64()), 0
+			}
+			y := float32(rng.NormFloat64())
+			return y + float32(rng.NormFloat64()*1e-3), y
+		},
+		"huge": func(i int) (float32, float32) {
+			return float32(rng.NormFloat64() * 1e37), float32(rng.NormFloat64() * 1e37)
+		},
+		"nan block": func(i int) (float32, float32) {
+			if i == 3000 {
+				return float32(math.NaN()), 1
+			}
+			return float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		},
+	}
+	for name, gen := range cases {
+		for _, n := range []int{4, 9, metricsBlock + 3, 2*metricsBlock + 1} {
+			a, b := make([]float32, n), make([]float32, n)
+			for i := range a {
+				a[i], b[i] = gen(i)
+			}
+			vec := MetricsF32(a, b, 1e-5, 1e-3)
+			haveAVX2 = false
+			gol := MetricsF32(a, b, 1e-5, 1e-3)
+			haveAVX2 = true
+			testx.Equal(t, [6]int{vec.N, vec.MaxAbsAt, vec.OutOfTol, int(vec.MaxULP), vec.CandNaN, vec.NonFiniteMismatch},
+				[6]int{gol.N, gol.MaxAbsAt, gol.OutOfTol, int(gol.MaxULP), gol.CandNaN, gol.NonFiniteMismatch}, name+" counts")
+			for _, f := range [][3]any{{"MaxAbs", vec.MaxAbs, gol.MaxAbs}, {"MinAtol", vec.MinAtol, gol.MinAtol},
+				{"MinRtol", vec.MinRtol, gol.MinRtol}, {"RelL2", vec.RelL2, gol.RelL2}, {"MeanAbs", vec.MeanAbs, gol.MeanAbs},
+				{"Cosine", vec.Cosine, gol.Cosine}, {"CandAt", vec.CandAt, gol.CandAt}, {"RefAt", vec.RefAt, gol.RefAt}} {
+				g, w := float64(f[1].(Float)), float64(f[2].(Float))
+				if g != w && !(math.Abs(g-w) <= 1e-12*math.Abs(w)) {
+					t.Errorf("%s n=%d: %s = %v (AVX2), %v (Go)", name, n, f[0], g, w)
+				}
+			}
+		}
+	}
+}
