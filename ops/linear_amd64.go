@@ -230,9 +230,10 @@ func newWeights(m *Mat) weights {
 }
 
 // streamRows computes the rows [lo, hi) of y = x·Wᵀ for T < packMinT on the calling goroutine: x and W
-// are read in place. At T = 1 the gemv kernels take the rows one after the other (one sequential weight
-// stream, four accumulators per row: the memory-bound decode case); T > 1 goes to tiles of ≤ 3 tokens ×
-// 4 rows (lin4). Columns past the kernels' lane multiple are added in Go (linearTail).
+// are read in place. At T = 1 (the memory-bound decode case) the gemv kernels take the rows one after the
+// other (one sequential weight stream, four accumulators per row), except that f32 weights go eight rows
+// side by side to lin8F32 (eight streams, one accumulator per row) while whole groups of eight remain;
+// T > 1 goes to tiles of ≤ 3 tokens × 4 rows (lin4). Columns past the kernels' lane multiple are added in Go (linearTail).
 func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	m := w.m
 	R, K := m.Rows, m.Cols
@@ -243,7 +244,14 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	if KL > 0 {
 		r0 := lo
 		if T == 1 && useGemv {
-			gemvKernels[m.DType](&x[0], unsafe.Add(w.base, uintptr(lo*K)*w.esz), K, KL, &y[lo], hi-lo)
+			if m.DType == F32 && useLin8F32 {
+				for ; r0+8 <= hi; r0 += 8 {
+					lin8F32(&x[0], unsafe.Add(w.base, uintptr(r0*K)*w.esz), K, KL, &y[r0])
+				}
+			}
+			if r0 < hi {
+				gemvKernels[m.DType](&x[0], unsafe.Add(w.base, uintptr(r0*K)*w.esz), K, KL, &y[r0], hi-r0)
+			}
 			r0 = hi
 		}
 		tile := w.k.tile[m.DType]

@@ -232,3 +232,56 @@ gemvF16_sum:
 	JNZ gemvF16_row
 	VZEROUPPER
 	RET
+
+// func lin8F32(x *float32, w unsafe.Pointer, ldw, k int, y *float32)
+// y[r] += Σ_{i<k} x[i]·w_r[i] for the 8 rows w_r = w + r·ldw elements (F32), read side by side (eight
+// streams); one accumulator per row, columns in order; k is a positive multiple of 8.
+TEXT ·lin8F32(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DX
+	MOVQ ldw+16(FP), R8
+	MOVQ k+24(FP), CX
+	MOVQ y+32(FP), DI
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (DX)(R8*4), BX
+	SHRQ $3, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+lin8F32_loop:
+	VMOVUPS (SI), Y8
+	VFMADD231PS (DX), Y8, Y0
+	VFMADD231PS (DX)(R8*1), Y8, Y1
+	VFMADD231PS (DX)(R8*2), Y8, Y2
+	VFMADD231PS (DX)(R9*1), Y8, Y3
+	VFMADD231PS (BX), Y8, Y4
+	VFMADD231PS (BX)(R8*1), Y8, Y5
+	VFMADD231PS (BX)(R8*2), Y8, Y6
+	VFMADD231PS (BX)(R9*1), Y8, Y7
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	DECQ CX
+	JNZ lin8F32_loop
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS X5, X4, X4
+	VADDPS (DI), X0, X0
+	VADDPS 16(DI), X4, X4
+	VMOVUPS X0, (DI)
+	VMOVUPS X4, 16(DI)
+	VZEROUPPER
+	RET
