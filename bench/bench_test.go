@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -183,6 +184,10 @@ func TestMeasureInstrumentation(t *testing.T) {
 	if e := in.EndToEnd; e.Steps != 3 || e.RunS <= 0 || len(e.Dumps) != 2 || e.Dumps[0].Bytes == 0 || e.Dumps[1].Bytes == 0 ||
 		e.Dumps[0].Layout != "files" || e.Dumps[1].Layout != "npz" {
 		t.Errorf("end to end = %+v", e)
+	}
+	// Process CPU time is measured on Linux; a dump does more work than the plain run.
+	if e := in.EndToEnd; goruntime.GOOS == "linux" && (e.RunCPU <= 0 || e.Dumps[1].DumpCPU <= e.RunCPU) {
+		t.Errorf("end to end CPU: run %.4fs, npz dump %.4fs", e.RunCPU, e.Dumps[1].DumpCPU)
 	}
 	var buf bytes.Buffer
 	(&Result{Instrumentation: []Instrumentation{in}}).WriteTables(&buf)

@@ -38,6 +38,11 @@ type Phase struct {
 	// Steal the share the hypervisor stole: the contention the numbers were measured under (−1: unknown).
 	OtherCPU float64 `json:"other_cpu"`
 	Steal    float64 `json:"steal"`
+	// CPU is this process's CPU time (user + system, all threads) during each timed run, set-up included;
+	// CPUMedian its median. Above the wall time when the run keeps several cores busy (idle kernel workers
+	// spinning between parallel regions count too).
+	CPU       []float64 `json:"cpu_s,omitempty"`
+	CPUMedian float64   `json:"cpu_median_s,omitempty"`
 }
 
 // Reps says how often a phase runs.
@@ -139,11 +144,13 @@ func interleave(r Reps, tokens int, variants ...func() (time.Duration, error)) (
 	timed := time.Now()
 	for round := 0; round < max(r.Min, 1) || (time.Since(timed) < r.MinTime && round < max(r.Max, r.Min)); round++ {
 		for i, one := range variants {
+			c0 := ProcessCPU()
 			d, err := one()
 			if err != nil {
 				return nil, err
 			}
 			ps[i].Seconds = append(ps[i].Seconds, d.Seconds())
+			ps[i].CPU = append(ps[i].CPU, ProcessCPU()-c0)
 		}
 	}
 	others, steal := OtherCPU(cpu0, SampleCPU(), time.Since(start).Seconds(), goruntime.NumCPU())
@@ -152,6 +159,7 @@ func interleave(r Reps, tokens int, variants ...func() (time.Duration, error)) (
 		ps[i].Median = Median(ps[i].Seconds)
 		ps[i].Best = slices.Min(ps[i].Seconds)
 		ps[i].TokPerS = float64(tokens) / ps[i].Median
+		ps[i].CPUMedian = Median(ps[i].CPU)
 		ps[i].OtherCPU, ps[i].Steal = others, steal
 	}
 	return ps, nil
@@ -251,6 +259,7 @@ type EndToEndDump struct {
 	FS        string  `json:"fs"`
 	Layout    string  `json:"layout"`
 	DumpS     float64 `json:"dump_s"`            // check.Dump with NoSync (median)
+	DumpCPU   float64 `json:"dump_cpu_s"`        // process CPU time of a check.Dump (median)
 	Ratio     float64 `json:"ratio"`             // DumpS / RunS
 	RatioNoID float64 `json:"ratio_no_identity"` // (DumpS − IdentityS) / RunS
 	Bytes     int64   `json:"bytes"`
@@ -260,6 +269,7 @@ type EndToEndDump struct {
 type EndToEnd struct {
 	Steps     int            `json:"steps"`      // forward calls: 1 prefill + greedy decodes
 	RunS      float64        `json:"run_s"`      // check.Run, no observer (median)
+	RunCPU    float64        `json:"run_cpu_s"`  // process CPU time of a check.Run (median)
 	IdentityS float64        `json:"identity_s"` // m.Identity() alone, which check.Dump calls first (SHA-256 of all weights)
 	Dumps     []EndToEndDump `json:"dumps"`
 }
@@ -362,10 +372,10 @@ func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, deco
 	if err != nil {
 		return in, err
 	}
-	e.RunS, e.IdentityS = ps[0].Median, ps[1].Median
+	e.RunS, e.IdentityS, e.RunCPU = ps[0].Median, ps[1].Median, ps[0].CPUMedian
 	for i := range e.Dumps {
 		d := &e.Dumps[i]
-		d.DumpS = ps[2+i].Median
+		d.DumpS, d.DumpCPU = ps[2+i].Median, ps[2+i].CPUMedian
 		d.Ratio = d.DumpS / e.RunS
 		d.RatioNoID = (d.DumpS - e.IdentityS) / e.RunS
 	}

@@ -11,6 +11,15 @@ import (
 	"syscall"
 )
 
+// ProcessCPU returns this process's user + system CPU seconds so far (all threads).
+func ProcessCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
 // procStatusBytes returns a "kB" field of /proc/self/status (VmHWM, VmRSS, RssFile, ...) in bytes.
 func procStatusBytes(field string) (int64, error) {
 	f, err := os.Open("/proc/self/status")

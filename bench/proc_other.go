@@ -6,6 +6,9 @@ import "errors"
 
 var errNoProc = errors.New("bench: no /proc on this OS")
 
+// ProcessCPU is only measured on Linux: 0 elsewhere.
+func ProcessCPU() float64 { return 0 }
+
 // PeakRSS is only available on Linux.
 func PeakRSS() (int64, error) { return 0, errNoProc }
 

@@ -384,7 +384,7 @@ func (r *Result) WriteTables(w io.Writer) {
 			var dumps, sizes []string
 			seen := map[string]bool{}
 			for _, d := range e.Dumps {
-				dumps = append(dumps, fmt.Sprintf("%.2f× (%s; %.2f× without the weight hash)", d.Ratio, where(d.FS, d.Layout), d.RatioNoID))
+				dumps = append(dumps, fmt.Sprintf("%.2f× (%s; %.2f× without the weight hash; CPU %.1f ms)", d.Ratio, where(d.FS, d.Layout), d.RatioNoID, 1e3*d.DumpCPU))
 				if s := fmt.Sprintf("%s (%s)", mib(d.Bytes), layoutName(d.Layout)); !seen[s] {
 					seen[s] = true
 					sizes = append(sizes, s)
@@ -392,7 +392,7 @@ func (r *Result) WriteTables(w io.Writer) {
 			}
 			size := strings.Join(sizes, ", ")
 			rows = append(rows, []string{in.Model, in.DType, fmt.Sprintf("check.Run vs check.Dump, %d steps", e.Steps),
-				fmt.Sprintf("%.2f ms", 1e3*e.RunS), fmt.Sprintf("weight hash %.0f ms", 1e3*e.IdentityS),
+				fmt.Sprintf("%.2f ms (CPU %.1f ms)", 1e3*e.RunS, 1e3*e.RunCPU), fmt.Sprintf("weight hash %.0f ms", 1e3*e.IdentityS),
 				strings.Join(dumps, ", "), size, ""})
 		}
 		table(w, []string{"model", "weights", "phase", "plain (nil observer)", "want-all observer", "full dump (NoSync)", "dump size", "load"}, rows)
