@@ -4,7 +4,6 @@ package ops
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -147,8 +146,6 @@ const (
 // zeroRow pads the last token triple of a packed x panel.
 var zeroRow [maxKC]float32
 
-// xpPool recycles the packed x panels.
-var xpPool sync.Pool
 
 // weights describes W for the kernels: its base address and element size, and the kernels to use.
 type weights struct {
@@ -288,12 +285,10 @@ func linearPacked(y, x []float32, w *weights, T int) {
 	KL := K &^ (L - 1)
 	kc := min(max(xBlockL2/T, 256), maxKC) &^ (L - 1)
 	T3 := (T + 2) / 3 * 3
-	xpb, _ := xpPool.Get().(*[]float32)
-	if xpb == nil || cap(*xpb) < T3*KL {
-		b := make([]float32, T3*KL)
-		xpb = &b
-	}
-	xp := (*xpb)[:T3*KL]
+	xsc := getScratch() // the packed x panel, shared by the workers
+	defer putScratch(xsc)
+	xsc.xp = grow(xsc.xp, T3*KL)
+	xp := xsc.xp
 	for k0 := 0; k0 < KL; k0 += kc {
 		kn := min(kc, KL-k0)
 		for t := 0; t < T3; t += 3 {
@@ -315,7 +310,10 @@ func linearPacked(y, x []float32, w *weights, T int) {
 			clear(y[t*R+lo : t*R+hi])
 		}
 		pack, gemm := w.k.pack[w.m.DType], w.k.gemm
-		wp := make([]float32, 4*kc)
+		wsc := getScratch()
+		defer putScratch(wsc)
+		wsc.xp = grow(wsc.xp, 4*kc)
+		wp := wsc.xp
 		var tmp [12]float32
 		for k0 := 0; k0 < KL; k0 += kc {
 			kn := min(kc, KL-k0)
@@ -340,7 +338,6 @@ func linearPacked(y, x []float32, w *weights, T int) {
 		}
 		linearTail(y, x, w.m, T, lo, hi, KL)
 	})
-	xpPool.Put(xpb)
 }
 
 // parallelChunks runs f over [0, n) in chunks of the given size, handed out on demand to the workers of

@@ -1,6 +1,9 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // LinearJob is one product of LinearBatch: Y [T, W.Rows] = X [T, W.Cols]·Wᵀ, as Linear(Y, X, W, T).
 type LinearJob struct {
@@ -25,6 +28,34 @@ type batchItem struct{ job, lo, hi int }
 type batchScratch struct {
 	xp, g, u []float32
 	key      xKey
+}
+
+// scratchList keeps workers' scratch between parallel regions and calls. A sync.Pool would drop it at
+// every garbage collection, and the next call would fault fresh pages in again.
+var scratchList struct {
+	sync.Mutex
+	free []*batchScratch
+}
+
+// getScratch returns a scratch with no packed panel (its buffers keep their capacity).
+func getScratch() *batchScratch {
+	scratchList.Lock()
+	defer scratchList.Unlock()
+	n := len(scratchList.free)
+	if n == 0 {
+		return &batchScratch{}
+	}
+	sc := scratchList.free[n-1]
+	scratchList.free = scratchList.free[:n-1]
+	sc.key = xKey{} // the input at the same address may hold other values now
+	return sc
+}
+
+// putScratch gives a scratch back for the next region.
+func putScratch(sc *batchScratch) {
+	scratchList.Lock()
+	defer scratchList.Unlock()
+	scratchList.free = append(scratchList.free, sc)
 }
 
 // xKey identifies a packed x panel: the rows [t0, t1) of the input at base with k columns.
@@ -55,11 +86,12 @@ func LinearBatch(jobs []LinearJob) {
 		return
 	}
 	parallelItems(len(items), work, func(next func() int) {
-		var sc batchScratch
+		sc := getScratch()
+		defer putScratch(sc)
 		for i := next(); i >= 0; i = next() {
 			it := items[i]
 			jb := &jobs[it.job]
-			linearRows(jb.Y, jb.X, jb.W, jb.T, it.lo, it.hi, &sc)
+			linearRows(jb.Y, jb.X, jb.W, jb.T, it.lo, it.hi, sc)
 		}
 	})
 }
@@ -89,14 +121,15 @@ func SwiGLUBatch(jobs []GLUJob) {
 		return
 	}
 	parallelItems(len(items), work, func(next func() int) {
-		var sc batchScratch
+		sc := getScratch()
+		defer putScratch(sc)
 		for i := next(); i >= 0; i = next() {
 			it := items[i]
 			jb := &jobs[it.job]
 			T, I := jb.T, jb.Gate.Rows
 			sc.g, sc.u = grow(sc.g, T*I), grow(sc.u, T*I)
-			linearRows(sc.g, jb.X, jb.Gate, T, it.lo, it.hi, &sc)
-			linearRows(sc.u, jb.X, jb.Up, T, it.lo, it.hi, &sc)
+			linearRows(sc.g, jb.X, jb.Gate, T, it.lo, it.hi, sc)
+			linearRows(sc.u, jb.X, jb.Up, T, it.lo, it.hi, sc)
 			for t := 0; t < T; t++ {
 				a, b := t*I+it.lo, t*I+it.hi
 				SwiGLU(jb.Y[a:b], sc.g[a:b], sc.u[a:b])

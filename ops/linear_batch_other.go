@@ -12,3 +12,6 @@ func linearRows(y, x []float32, m *Mat, T, lo, hi int, _ *batchScratch) {
 
 // useGemv has no effect without the assembly kernels.
 var useGemv = false
+
+// useLin8F32 has no effect without the assembly kernels.
+var useLin8F32 = false
