@@ -146,7 +146,6 @@ const (
 // zeroRow pads the last token triple of a packed x panel.
 var zeroRow [maxKC]float32
 
-
 // weights describes W for the kernels: its base address and element size, and the kernels to use.
 type weights struct {
 	m    *Mat
