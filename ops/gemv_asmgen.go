@@ -16,9 +16,11 @@ import (
 
 var out bytes.Buffer
 
-// prefetchAhead is how far ahead (bytes) of the weights being read the kernels prefetch. The rows of a
-// call are contiguous, so this runs on into the next row. Measured on the bench model's decode (interleaved
-// in one process): 1024 gave bf16 +9 % over no prefetch, 512 less, 2048 less than none; f32 within noise.
+// prefetchAhead is how far ahead (bytes) of the weights being read the kernels prefetch (PREFETCHT1: into
+// L2 on Zen). The rows of a call are contiguous, so this runs on into the next row. Measured on the bench
+// model's decode (interleaved in one process): 1024 gave bf16 +9 % over no prefetch, 512 less, 2048 less
+// than none; f32 within noise; PREFETCHT1 +2–4 % over PREFETCHT0 in three runs of 7 rounds, PREFETCHNTA
+// level with T0.
 const prefetchAhead = 1024
 
 func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
@@ -47,7 +49,7 @@ func kernel(dt dtype) {
 	fmt.Fprintf(&out, "// y[r] += Σ_{i<k} x[i]·w_r[i] for the rows w_r = w + r·ldw elements (%s), r < rows (≥ 1), one after the\n", dt.name)
 	fmt.Fprintf(&out, "// other; k is a positive multiple of 8. Blocks of 8 columns go round-robin to 4 accumulators\n")
 	fmt.Fprintf(&out, "// (block j to j mod 4), summed as (a0 + a1) + (a2 + a3), then the 8 lanes pairwise. The lines %d bytes\n", prefetchAhead)
-	fmt.Fprintf(&out, "// ahead are prefetched.\n")
+	fmt.Fprintf(&out, "// ahead are prefetched (into L2).\n")
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	p("MOVQ x+0(FP), SI")
 	p("MOVQ w+8(FP), DX")
@@ -72,7 +74,7 @@ func kernel(dt dtype) {
 	p("JB %s_tail", name)
 	fmt.Fprintf(&out, "%s_loop4:\n", name)
 	for off := 0; off < 4*blk; off += 64 { // one prefetch per cache line consumed
-		p("PREFETCHT0 %d(BX)", prefetchAhead+off)
+		p("PREFETCHT1 %d(BX)", prefetchAhead+off)
 	}
 	for a := 0; a < 4; a++ {
 		dt.load(fmt.Sprintf("%d(BX)", a*blk), fmt.Sprintf("Y%d", 4+a))

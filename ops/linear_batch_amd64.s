@@ -13,7 +13,7 @@
 // y[r] += Σ_{i<k} x[i]·w_r[i] for the rows w_r = w + r·ldw elements (F32), r < rows (≥ 1), one after the
 // other; k is a positive multiple of 8. Blocks of 8 columns go round-robin to 4 accumulators
 // (block j to j mod 4), summed as (a0 + a1) + (a2 + a3), then the 8 lanes pairwise. The lines 1024 bytes
-// ahead are prefetched.
+// ahead are prefetched (into L2).
 TEXT ·gemvF32(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), DX
@@ -34,8 +34,8 @@ gemvF32_row:
 	CMPQ R9, $4
 	JB gemvF32_tail
 gemvF32_loop4:
-	PREFETCHT0 1024(BX)
-	PREFETCHT0 1088(BX)
+	PREFETCHT1 1024(BX)
+	PREFETCHT1 1088(BX)
 	VMOVUPS 0(BX), Y4
 	VMOVUPS 32(BX), Y5
 	VMOVUPS 64(BX), Y6
@@ -86,7 +86,7 @@ gemvF32_sum:
 // y[r] += Σ_{i<k} x[i]·w_r[i] for the rows w_r = w + r·ldw elements (BF16), r < rows (≥ 1), one after the
 // other; k is a positive multiple of 8. Blocks of 8 columns go round-robin to 4 accumulators
 // (block j to j mod 4), summed as (a0 + a1) + (a2 + a3), then the 8 lanes pairwise. The lines 1024 bytes
-// ahead are prefetched.
+// ahead are prefetched (into L2).
 TEXT ·gemvBF16(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), DX
@@ -107,7 +107,7 @@ gemvBF16_row:
 	CMPQ R9, $4
 	JB gemvBF16_tail
 gemvBF16_loop4:
-	PREFETCHT0 1024(BX)
+	PREFETCHT1 1024(BX)
 	VPMOVZXWD 0(BX), Y4
 	VPSLLD $16, Y4, Y4
 	VPMOVZXWD 16(BX), Y5
@@ -165,7 +165,7 @@ gemvBF16_sum:
 // y[r] += Σ_{i<k} x[i]·w_r[i] for the rows w_r = w + r·ldw elements (F16), r < rows (≥ 1), one after the
 // other; k is a positive multiple of 8. Blocks of 8 columns go round-robin to 4 accumulators
 // (block j to j mod 4), summed as (a0 + a1) + (a2 + a3), then the 8 lanes pairwise. The lines 1024 bytes
-// ahead are prefetched.
+// ahead are prefetched (into L2).
 TEXT ·gemvF16(SB), NOSPLIT, $0-48
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), DX
@@ -186,7 +186,7 @@ gemvF16_row:
 	CMPQ R9, $4
 	JB gemvF16_tail
 gemvF16_loop4:
-	PREFETCHT0 1024(BX)
+	PREFETCHT1 1024(BX)
 	VCVTPH2PS 0(BX), Y4
 	VCVTPH2PS 16(BX), Y5
 	VCVTPH2PS 32(BX), Y6
