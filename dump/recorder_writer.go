@@ -124,4 +124,3 @@ func (r *Recorder) writeErr() error {
 	}
 	return nil
 }
-
