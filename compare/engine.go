@@ -89,6 +89,7 @@ type comparer struct {
 	r             *Report
 	missingReason map[string]map[Key]string // side → node → reason from that side's manifest
 	floor         map[Key]*NodeResult       // Options.NoiseFloor by key, built on first use
+	bufA, bufB    []float32                 // load buffers of measure, reused node after node
 }
 
 func (c *comparer) warn(format string, args ...any) {
@@ -213,15 +214,24 @@ func (c *comparer) inputs(p pair) []string {
 
 // measure loads both tensors and fills metrics, status and the decode-aware results.
 func (c *comparer) measure(n *NodeResult, p pair) {
-	a, err := c.r.cand.Load(p.cand)
+	a, err := c.r.cand.loadBuf(p.cand, c.bufA)
 	if err == nil {
 		var b dump.Tensor
-		if b, err = c.r.ref.Load(p.ref); err == nil {
-			c.judge(n, a, b)
+		if b, err = c.r.ref.loadBuf(p.ref, c.bufB); err == nil {
+			c.judge(n, a, b) // keeps nothing of a and b: their buffers serve the next node
+			c.bufA, c.bufB = keep(c.bufA, a.F32), keep(c.bufB, b.F32)
 			return
 		}
 	}
 	n.Status, n.Note = Error, err.Error()
+}
+
+// keep returns the larger of buf and f32 as the buffer for the next load.
+func keep(buf, f32 []float32) []float32 {
+	if cap(f32) > cap(buf) {
+		return f32
+	}
+	return buf
 }
 
 func (c *comparer) judge(n *NodeResult, a, b dump.Tensor) {

@@ -28,9 +28,12 @@ func Open(dir string) (*Dump, error) {
 }
 
 // Load reads the tensor of e and checks it against the manifest.
-func (d *Dump) Load(e *dump.Entry) (dump.Tensor, error) {
+func (d *Dump) Load(e *dump.Entry) (dump.Tensor, error) { return d.loadBuf(e, nil) }
+
+// loadBuf is Load into buf when it fits (see dump.Reader.LoadBuf).
+func (d *Dump) loadBuf(e *dump.Entry, buf []float32) (dump.Tensor, error) {
 	d.once.Do(func() { d.reader = dump.NewReader(d.Dir) })
-	return d.reader.Load(e)
+	return d.reader.LoadBuf(e, buf)
 }
 
 // Key identifies a node within a dump.

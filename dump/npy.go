@@ -203,16 +203,19 @@ func ReadTensor(path string) (Tensor, error) {
 	if err != nil {
 		return Tensor{}, errorf(path, "%w", err)
 	}
-	t, err := readNPY(f, st.Size())
+	t, err := readNPY(f, st.Size(), nil)
 	if err != nil {
 		return Tensor{}, errorf(path, "%w", err)
 	}
 	return t, nil
 }
 
-// readNPY parses one NPY stream of exactly size bytes from src (a file or an npz member).
-func readNPY(src io.Reader, size int64) (Tensor, error) {
-	br := bufio.NewReaderSize(src, int(min(max(size, 16), 1<<18)))
+// readNPY parses one NPY stream of exactly size bytes from src (a file or an npz member). A float32
+// tensor is read into buf when it has the capacity (its values are all overwritten), else into a new slice.
+func readNPY(src io.Reader, size int64, buf []float32) (Tensor, error) {
+	// A small buffer for the header: the data is then read straight into the tensor (bufio passes reads
+	// larger than its buffer through), not copied via a buffer the size of the file.
+	br := bufio.NewReaderSize(src, int(min(max(size, 16), 4096)))
 	cr := &countReader{r: br}
 	descr, shape, err := readNPYHeader(cr)
 	if err != nil {
@@ -236,7 +239,11 @@ func readNPY(src io.Reader, size int64) (Tensor, error) {
 	t := Tensor{Shape: shape}
 	switch {
 	case descr == "<f4" && nativeLE:
-		t.F32 = make([]float32, n)
+		if cap(buf) >= n {
+			t.F32 = buf[:n]
+		} else {
+			t.F32 = make([]float32, n)
+		}
 		_, err = io.ReadFull(br, f32Bytes(t.F32))
 	case descr == "<i8" && nativeLE:
 		t.I64 = make([]int64, n)

@@ -31,13 +31,18 @@ func (r *Reader) Dir() string { return r.dir }
 
 // Load reads e's tensor and checks it against the manifest's shape and dtype. Errors are one line and
 // name the file, and the member for an npz archive ("<dir>/step1.npz[lm_head.npy]: ...").
-func (r *Reader) Load(e *Entry) (Tensor, error) {
+func (r *Reader) Load(e *Entry) (Tensor, error) { return r.LoadBuf(e, nil) }
+
+// LoadBuf is Load reading a float32 tensor of an npz member into buf when it has the capacity (the
+// values are overwritten; the result aliases buf), so that a caller done with one tensor before the
+// next loads without allocating.
+func (r *Reader) LoadBuf(e *Entry, buf []float32) (Tensor, error) {
 	var t Tensor
 	var err error
 	if e.Member == "" {
 		t, err = ReadTensor(e.Path(r.dir))
 	} else {
-		t, err = r.index(e.File).load(e.Member)
+		t, err = r.index(e.File).load(e.Member, buf)
 	}
 	if err != nil {
 		return Tensor{}, err
@@ -117,8 +122,8 @@ func readNPZIndex(path string) *npzIndex {
 	return ix
 }
 
-// load reads one member as an NPY stream.
-func (ix *npzIndex) load(member string) (Tensor, error) {
+// load reads one member as an NPY stream (a float32 member into buf when it fits).
+func (ix *npzIndex) load(member string, buf []float32) (Tensor, error) {
 	where := ix.path + "[" + member + "]"
 	if ix.err != nil {
 		if errors.Is(ix.err, os.ErrNotExist) {
@@ -149,7 +154,7 @@ func (ix *npzIndex) load(member string) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("%s: compression method %d not supported (stored or deflated members only)", where, m.method)
 	}
 	h := crc32.NewIEEE()
-	t, err := readNPY(io.TeeReader(src, h), m.usize)
+	t, err := readNPY(io.TeeReader(src, h), m.usize, buf)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("%s: %w", where, err)
 	}
