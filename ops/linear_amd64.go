@@ -279,15 +279,33 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 // packed once per Cols block and reused for all token triples; its pack prefetches the next panel's rows,
 // whose reads from memory then overlap the gemm calls (without it, the pack stalls on them).
 func linearPacked(y, x []float32, w *weights, T int) {
-	R, K := w.m.Rows, w.m.Cols
-	L := w.k.lanes
-	KL := K &^ (L - 1)
-	kc := min(max(xBlockL2/T, 256), maxKC) &^ (L - 1)
-	T3 := (T + 2) / 3 * 3
+	R := w.m.Rows
+	KL, kc, T3 := packedDims(w, T)
 	xsc := getScratch() // the packed x panel, shared by the workers
 	defer putScratch(xsc)
 	xsc.xp = grow(xsc.xp, T3*KL)
-	xp := xsc.xp
+	packX(xsc.xp, x, w, T)
+	groups := (R + 3) / 4
+	parallelChunks(groups, max(32, groups/(4*threads)), func(glo, ghi int) {
+		wsc := getScratch()
+		defer putScratch(wsc)
+		wsc.xp = grow(wsc.xp, 4*kc)
+		packedBlock(y, x, xsc.xp, wsc.xp, w, T, glo*4, min(ghi*4, R))
+	})
+}
+
+// packedDims returns the packed path's sizes for T tokens: KL, the columns the kernels take (a multiple
+// of the lanes), kc, the Cols block, and T3, T rounded up to whole token triples.
+func packedDims(w *weights, T int) (KL, kc, T3 int) {
+	L := w.k.lanes
+	return w.m.Cols &^ (L - 1), min(max(xBlockL2/T, 256), maxKC) &^ (L - 1), (T + 2) / 3 * 3
+}
+
+// packX packs x [T, Cols] into xp (T3·KL floats) as linearPacked describes; the last triple is padded
+// with zero rows.
+func packX(xp, x []float32, w *weights, T int) {
+	K, L := w.m.Cols, w.k.lanes
+	KL, kc, T3 := packedDims(w, T)
 	for k0 := 0; k0 < KL; k0 += kc {
 		kn := min(kc, KL-k0)
 		for t := 0; t < T3; t += 3 {
@@ -302,41 +320,40 @@ func linearPacked(y, x []float32, w *weights, T int) {
 			w.k.pack3(&xp[k0*T3+t*kn], p[0], p[1], p[2], kn/L)
 		}
 	}
-	groups := (R + 3) / 4
-	parallelChunks(groups, max(32, groups/(4*threads)), func(glo, ghi int) {
-		lo, hi := glo*4, min(ghi*4, R)
-		for t := 0; t < T; t++ {
-			clear(y[t*R+lo : t*R+hi])
-		}
-		pack, gemm := w.k.pack[w.m.DType], w.k.gemm
-		wsc := getScratch()
-		defer putScratch(wsc)
-		wsc.xp = grow(wsc.xp, 4*kc)
-		wp := wsc.xp
-		var tmp [12]float32
-		for k0 := 0; k0 < KL; k0 += kc {
-			kn := min(kc, KL-k0)
-			xb := xp[k0*T3 : k0*T3+T3*kn]
-			for r := lo; r < hi; r += 4 {
-				nr := min(4, hi-r)
-				p := w.rows(r, nr, k0)
-				pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
-				full := T / 3 // whole triples, written in place when all 4 rows are real
-				if nr < 4 {
-					full = 0
-				}
-				if full > 0 {
-					gemm(&xb[0], &wp[0], kn/L, full, &y[r], R)
-				}
-				for t := 3 * full; t < T; t += 3 {
-					tmp = [12]float32{}
-					gemm(&xb[t*kn], &wp[0], kn/L, 1, &tmp[0], 4)
-					addTile(y, tmp[:], t, r, min(3, T-t), nr, R)
-				}
+}
+
+// packedBlock computes the rows [lo, hi) of y from the packed x xp, packing 4 weight rows at a time into
+// wp (4·kc floats); the Cols tail is added from x in Go.
+func packedBlock(y, x, xp, wp []float32, w *weights, T, lo, hi int) {
+	R, L := w.m.Rows, w.k.lanes
+	KL, kc, T3 := packedDims(w, T)
+	for t := 0; t < T; t++ {
+		clear(y[t*R+lo : t*R+hi])
+	}
+	pack, gemm := w.k.pack[w.m.DType], w.k.gemm
+	var tmp [12]float32
+	for k0 := 0; k0 < KL; k0 += kc {
+		kn := min(kc, KL-k0)
+		xb := xp[k0*T3 : k0*T3+T3*kn]
+		for r := lo; r < hi; r += 4 {
+			nr := min(4, hi-r)
+			p := w.rows(r, nr, k0)
+			pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
+			full := T / 3 // whole triples, written in place when all 4 rows are real
+			if nr < 4 {
+				full = 0
+			}
+			if full > 0 {
+				gemm(&xb[0], &wp[0], kn/L, full, &y[r], R)
+			}
+			for t := 3 * full; t < T; t += 3 {
+				tmp = [12]float32{}
+				gemm(&xb[t*kn], &wp[0], kn/L, 1, &tmp[0], 4)
+				addTile(y, tmp[:], t, r, min(3, T-t), nr, R)
 			}
 		}
-		linearTail(y, x, w.m, T, lo, hi, KL)
-	})
+	}
+	linearTail(y, x, w.m, T, lo, hi, KL)
 }
 
 // parallelChunks runs f over [0, n) in chunks of the given size, handed out on demand to the workers of
