@@ -42,7 +42,9 @@ func (t tensorSpec) elements() int {
 	return n
 }
 
-// specs lists the tensors of c in the order and with the scales of Write.
+// specs lists the tensors of c, in checkpoint order, with their scales: Write and WriteSharded both write
+// this list. The fixed values (dt_bias, A_log: slow decay on even heads, so the state matters) are
+// drawn from rng here.
 func (c Config) specs(rng *rand.Rand) []tensorSpec {
 	H := c.Hidden
 	var out []tensorSpec
@@ -71,7 +73,7 @@ func (c Config) specs(rng *rand.Rand) []tensorSpec {
 			lin(q+"in_proj_ba.weight", 2*nv, H)
 			add(q+"conv1d.weight", 0.5, 0, 2*nk*dk+nv*dv, 1, c.ConvKernel)
 			dt, alog := make([]float32, nv), make([]float32, nv)
-			for h := range nv { // as in Write: slow decay on even heads
+			for h := range nv {
 				if h%2 == 0 {
 					dt[h], alog[h] = float32(-4+0.3*rng.NormFloat64()), float32(-2.5+0.2*rng.NormFloat64())
 				} else {

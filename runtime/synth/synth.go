@@ -122,33 +122,11 @@ func Write(dir string, c Config) error {
 		return fmt.Errorf("synth: %w", err)
 	}
 	w := &writer{rng: rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15)), dtype: c.DType}
-	H := c.Hidden
-	lin := func(name string, out, in int) { w.add(name, 1/math.Sqrt(float64(in)), 0, out, in) }
-	norm := func(name string, n int) { w.add(name, 0.1, 0, n) }
-	w.add("model.embed_tokens.weight", 1, 0, c.VocabSize, H)
-	norm("model.norm.weight", H)
-	if !c.Tie {
-		lin("lm_head.weight", c.VocabSize, H)
-	}
-	mlpOnly := map[int]bool{}
-	for _, l := range c.MlpOnlyLayers {
-		mlpOnly[l] = true
-	}
-	for i := 0; i < c.Layers; i++ {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		norm(p+"input_layernorm.weight", H)
-		norm(p+"post_attention_layernorm.weight", H)
-		if (i+1)%c.FullAttentionInterval != 0 {
-			w.linearAttn(c, p+"linear_attn.")
+	for _, t := range c.specs(w.rng) { // random values drawn in list order, from the same generator
+		if t.vals != nil {
+			w.addValues(t.name, t.vals, t.shape...)
 		} else {
-			w.attn(c, p+"self_attn.")
-		}
-		if mlpOnly[i] || c.Experts == 0 {
-			lin(p+"mlp.gate_proj.weight", c.Intermediate, H)
-			lin(p+"mlp.up_proj.weight", c.Intermediate, H)
-			lin(p+"mlp.down_proj.weight", H, c.Intermediate)
-		} else {
-			w.moe(c, p+"mlp.")
+			w.add(t.name, t.std, t.mean, t.shape...)
 		}
 	}
 	cfg, err := json.MarshalIndent(c.HFConfig(), "", "  ")
@@ -159,63 +137,4 @@ func Write(dir string, c Config) error {
 		return fmt.Errorf("synth: %w", err)
 	}
 	return safetensors.Write(filepath.Join(dir, "model.safetensors"), w.tensors, map[string]string{"format": "pt"})
-}
-
-func (w *writer) linearAttn(c Config, p string) {
-	H, nk, nv, dk, dv := c.Hidden, c.LinKeyHeads, c.LinValueHeads, c.LinKeyDim, c.LinValDim
-	C := 2*nk*dk + nv*dv
-	w.add(p+"in_proj_qkvz.weight", 1/math.Sqrt(float64(H)), 0, 2*nk*dk+2*nv*dv, H)
-	w.add(p+"in_proj_ba.weight", 1/math.Sqrt(float64(H)), 0, 2*nv, H)
-	w.add(p+"conv1d.weight", 0.5, 0, C, 1, c.ConvKernel)
-	// Slow decay on half of the heads (g ≈ −0.01), faster on the rest, so the state matters.
-	dt, alog := make([]float32, nv), make([]float32, nv)
-	for h := range nv {
-		if h%2 == 0 {
-			dt[h], alog[h] = float32(-4+0.3*w.rng.NormFloat64()), float32(-2.5+0.2*w.rng.NormFloat64())
-		} else {
-			dt[h], alog[h] = float32(0.5*w.rng.NormFloat64()), float32(0.5*w.rng.NormFloat64())
-		}
-	}
-	w.addValues(p+"dt_bias", dt, nv)
-	w.addValues(p+"A_log", alog, nv)
-	w.add(p+"norm.weight", 0.1, 1, dv)
-	w.add(p+"out_proj.weight", 1/math.Sqrt(float64(nv*dv)), 0, H, nv*dv)
-}
-
-func (w *writer) attn(c Config, p string) {
-	H, nq, nkv, D := c.Hidden, c.Heads, c.KVHeads, c.HeadDim
-	s := 1 / math.Sqrt(float64(H))
-	w.add(p+"q_proj.weight", s, 0, nq*2*D, H)
-	w.add(p+"k_proj.weight", s, 0, nkv*D, H)
-	w.add(p+"v_proj.weight", s, 0, nkv*D, H)
-	w.add(p+"o_proj.weight", 1/math.Sqrt(float64(nq*D)), 0, H, nq*D)
-	if c.AttnBias {
-		w.add(p+"q_proj.bias", 0.1, 0, nq*2*D)
-		w.add(p+"k_proj.bias", 0.1, 0, nkv*D)
-		w.add(p+"v_proj.bias", 0.1, 0, nkv*D)
-		w.add(p+"o_proj.bias", 0.1, 0, H)
-	}
-	w.add(p+"q_norm.weight", 0.1, 0, D)
-	w.add(p+"k_norm.weight", 0.1, 0, D)
-}
-
-func (w *writer) moe(c Config, p string) {
-	H, E, I, Is := c.Hidden, c.Experts, c.MoeInter, c.SharedInter
-	sh, si := 1/math.Sqrt(float64(H)), 1/math.Sqrt(float64(I))
-	w.add(p+"gate.weight", sh, 0, E, H)
-	if c.FusedExperts {
-		w.add(p+"experts.gate_up_proj", sh, 0, E, 2*I, H)
-		w.add(p+"experts.down_proj", si, 0, E, H, I)
-	} else {
-		for e := 0; e < E; e++ {
-			q := fmt.Sprintf("%sexperts.%d.", p, e)
-			w.add(q+"gate_proj.weight", sh, 0, I, H)
-			w.add(q+"up_proj.weight", sh, 0, I, H)
-			w.add(q+"down_proj.weight", si, 0, H, I)
-		}
-	}
-	w.add(p+"shared_expert.gate_proj.weight", sh, 0, Is, H)
-	w.add(p+"shared_expert.up_proj.weight", sh, 0, Is, H)
-	w.add(p+"shared_expert.down_proj.weight", 1/math.Sqrt(float64(Is)), 0, H, Is)
-	w.add(p+"shared_expert_gate.weight", sh, 0, 1, H)
 }
