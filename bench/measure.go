@@ -184,6 +184,15 @@ func Prefill(m *runtime.Model, ids []int64, r Reps, mk Observing) (Phase, error)
 }
 
 func prefillOnce(m *runtime.Model, ids []int64, mk Observing) func() (time.Duration, error) {
+	return timedRun(m, mk, func(st *runtime.State, obs runtime.Observer) error {
+		_, err := m.Forward(st, ids, obs)
+		return err
+	})
+}
+
+// timedRun returns a timed run: a fresh state and observer, then run, timed; the observer's done (a
+// dump's Close, say) runs after the timing.
+func timedRun(m *runtime.Model, mk Observing, run func(st *runtime.State, obs runtime.Observer) error) func() (time.Duration, error) {
 	if mk == nil {
 		mk = noObserver
 	}
@@ -194,7 +203,7 @@ func prefillOnce(m *runtime.Model, ids []int64, mk Observing) func() (time.Durat
 			return 0, err
 		}
 		start := time.Now()
-		_, err = m.Forward(st, ids, obs)
+		err = run(st, obs)
 		d := time.Since(start)
 		if derr := done(); err == nil {
 			err = derr
@@ -210,27 +219,14 @@ func Decode(m *runtime.Model, ids []int64, r Reps, mk Observing) (Phase, error) 
 }
 
 func decodeOnce(m *runtime.Model, ids []int64, mk Observing) func() (time.Duration, error) {
-	if mk == nil {
-		mk = noObserver
-	}
-	return func() (time.Duration, error) {
-		st := m.NewState()
-		obs, done, err := mk()
-		if err != nil {
-			return 0, err
-		}
-		start := time.Now()
+	return timedRun(m, mk, func(st *runtime.State, obs runtime.Observer) error {
 		for i := range ids {
-			if _, err = m.Forward(st, ids[i:i+1], obs); err != nil {
-				break
+			if _, err := m.Forward(st, ids[i:i+1], obs); err != nil {
+				return err
 			}
 		}
-		d := time.Since(start)
-		if derr := done(); err == nil {
-			err = derr
-		}
-		return d, err
-	}
+		return nil
+	})
 }
 
 // DumpCost is the cost of a full dump into one directory in one layout.
