@@ -65,23 +65,7 @@ func Linear(y, x []float32, w *Mat, T int) {
 
 // linearGeneric is the portable Linear: bf16/f16 weights are widened one row at a time.
 func linearGeneric(y, x []float32, w *Mat, T int) {
-	parallelFor(w.Rows, func(lo, hi int) {
-		var row []float32
-		if w.DType != F32 {
-			row = make([]float32, w.Cols)
-		}
-		for o := lo; o < hi; o++ {
-			wr := row
-			if w.DType == F32 {
-				wr = w.F32[o*w.Cols : (o+1)*w.Cols]
-			} else {
-				w.Row(o, row)
-			}
-			for t := 0; t < T; t++ {
-				y[t*w.Rows+o] = Dot(x[t*w.Cols:(t+1)*w.Cols], wr)
-			}
-		}
-	})
+	parallelFor(w.Rows, func(lo, hi int) { linearRowsGeneric(y, x, w, T, lo, hi) })
 }
 
 // Dot returns Σ a[i]·b[i] with four float32 accumulators.
