@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"fmt"
+	"github.com/qnext/qnext/internal/numtest"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -112,19 +113,6 @@ func (in deltaInputs) run(f func(out, state, q, k, v, g, beta []float32, s ops.D
 	return out, state
 }
 
-func relErrL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
-}
-
 func TestDeltaRuleChunkedMatchesRecurrent(t *testing.T) {
 	const Hv, Dk, Dv = 3, 8, 5
 	r := rand.New(rand.NewPCG(1, 1))
@@ -136,16 +124,16 @@ func TestDeltaRuleChunkedMatchesRecurrent(t *testing.T) {
 			for _, chunk := range []int{64, 1, 7} {
 				t.Run(fmt.Sprintf("T%d/zeroState=%v/chunk%d", T, zero, chunk), func(t *testing.T) {
 					out, st := in.run(ops.DeltaRuleChunked, chunk)
-					t.Logf("rel-L2 vs recurrent: out %.2e state %.2e; vs ref: out %.2e state %.2e", relErrL2(out, recOut), relErrL2(st, recSt), relErrL2(out, refOut), relErrL2(st, refSt))
-					require.LessOrEqual(t, relErrL2(out, recOut), tolDelta, "out: chunked vs recurrent")
-					require.LessOrEqual(t, relErrL2(st, recSt), tolDelta, "state: chunked vs recurrent")
-					require.LessOrEqual(t, relErrL2(out, refOut), tolDelta, "out: chunked vs ref")
-					require.LessOrEqual(t, relErrL2(st, refSt), tolDelta, "state: chunked vs ref")
+					t.Logf("rel-L2 vs recurrent: out %.2e state %.2e; vs ref: out %.2e state %.2e", numtest.RelL2(out, recOut), numtest.RelL2(st, recSt), numtest.RelL2(out, refOut), numtest.RelL2(st, refSt))
+					require.LessOrEqual(t, numtest.RelL2(out, recOut), tolDelta, "out: chunked vs recurrent")
+					require.LessOrEqual(t, numtest.RelL2(st, recSt), tolDelta, "state: chunked vs recurrent")
+					require.LessOrEqual(t, numtest.RelL2(out, refOut), tolDelta, "out: chunked vs ref")
+					require.LessOrEqual(t, numtest.RelL2(st, refSt), tolDelta, "state: chunked vs ref")
 				})
 			}
 			t.Run(fmt.Sprintf("T%d/zeroState=%v/recurrent-vs-ref", T, zero), func(t *testing.T) {
-				require.LessOrEqual(t, relErrL2(recOut, refOut), tolDelta, "out")
-				require.LessOrEqual(t, relErrL2(recSt, refSt), tolDelta, "state")
+				require.LessOrEqual(t, numtest.RelL2(recOut, refOut), tolDelta, "out")
+				require.LessOrEqual(t, numtest.RelL2(recSt, refSt), tolDelta, "state")
 			})
 		}
 	}
@@ -192,8 +180,8 @@ func TestDeltaRuleStateCarriesAcrossCalls(t *testing.T) {
 				f.run(out[a*Hv*Dv:b*Hv*Dv], st, in.q[a*Hv*Dk:b*Hv*Dk], in.k[a*Hv*Dk:b*Hv*Dk], in.v[a*Hv*Dv:b*Hv*Dv],
 					in.g[a*Hv:b*Hv], in.beta[a*Hv:b*Hv], s)
 			}
-			require.LessOrEqual(t, relErrL2(out, wantOut), tolDelta)
-			require.LessOrEqual(t, relErrL2(st, wantSt), tolDelta)
+			require.LessOrEqual(t, numtest.RelL2(out, wantOut), tolDelta)
+			require.LessOrEqual(t, numtest.RelL2(st, wantSt), tolDelta)
 		})
 	}
 }
@@ -206,5 +194,5 @@ func TestDeltaRuleNoCarryDiffers(t *testing.T) {
 	in.s.NoCarry = true
 	bad, _ := in.run(ops.DeltaRuleChunked, 8)
 	require.Equal(t, good[:8*2*3], bad[:8*2*3], "first chunk is unaffected")
-	require.Greater(t, relErrL2(bad, good), 1e-3)
+	require.Greater(t, numtest.RelL2(bad, good), 1e-3)
 }
