@@ -3,6 +3,7 @@ package compare
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/qnext/qnext/dump"
@@ -114,7 +115,7 @@ func reasons(m *dump.Manifest, moe func(int) bool) map[Key]string {
 // precheck warns about differences that make node-level results hard to read.
 func (c *comparer) precheck() {
 	a, b := c.r.cand.Manifest, c.r.ref.Manifest
-	if !equalIDs(a.InputIDs, b.InputIDs) {
+	if !slices.Equal(a.InputIDs, b.InputIDs) {
 		c.warn("input_ids differ (%d vs %d tokens): the dumps were not fed the same tokens; HINT: re-run reference/export.py with the candidate's ids",
 			len(a.InputIDs), len(b.InputIDs))
 	}
@@ -135,18 +136,6 @@ func (c *comparer) precheck() {
 	for _, d := range c.r.ri.dropped {
 		c.warn("reference: alias %s ignored, its canonical node is dumped too", d)
 	}
-}
-
-func equalIDs(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // node compares one row.

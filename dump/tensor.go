@@ -3,6 +3,7 @@ package dump
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Dtype names used in manifests and reports.
@@ -87,14 +88,4 @@ func ShapeString(shape []int) string {
 }
 
 // SameShape reports whether a and b are equal.
-func SameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func SameShape(a, b []int) bool { return slices.Equal(a, b) }

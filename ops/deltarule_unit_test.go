@@ -2,13 +2,13 @@ package ops_test
 
 import (
 	"fmt"
-	"github.com/qnext/qnext/internal/numtest"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/qnext/qnext/internal/numtest"
 	"github.com/qnext/qnext/ops"
 )
 
