@@ -49,8 +49,8 @@ func gemvF16(x *float32, w unsafe.Pointer, ldw, k int, y *float32, rows int)
 
 // useLin8F32 sends f32 rows at T = 1 to lin8F32, eight side by side, rather than to gemvF32. Measured on the
 // bench model's decode, interleaved in one process: f32 26.5 vs 22.1 and 25.2 vs 22.8 tok/s against gemvF32
-// with a T0 prefetch (median of 7), level (24.3 vs 24.9) once gemv prefetched with T1 into L2
-// (BenchmarkDecodeAB); for bf16 the single stream won (gemvBF16 39.5 vs 36.8 for an eight-row kernel).
+// with a T0 prefetch (median of 7); with T1 (BenchmarkDecodeAB) 24.3 vs 24.9, 24.9 vs 21.6, 25.8 vs 23.2;
+// for bf16 the single stream won (gemvBF16 39.5 vs 36.8 for an eight-row kernel).
 var useLin8F32 = true
 
 //go:noescape
