@@ -15,13 +15,20 @@ type arena struct {
 
 // alloc returns n zeroed floats that stay valid until the next reset.
 func (a *arena) alloc(n int) []float32 {
+	s := a.allocRaw(n)
+	clear(s)
+	return s
+}
+
+// allocRaw is alloc without the zeroing, for a buffer the caller overwrites in full (ops.Linear's output):
+// it holds whatever an earlier layer left there.
+func (a *arena) allocRaw(n int) []float32 {
 	if a.off+n > len(a.slab) {
 		a.over += n
 		return make([]float32, n)
 	}
 	s := a.slab[a.off : a.off+n : a.off+n]
 	a.off += n
-	clear(s)
 	return s
 }
 

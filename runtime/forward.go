@@ -255,9 +255,10 @@ func (m *Model) hasAttention() bool {
 // two layers on; observers do not retain values, and the state copies what it keeps).
 func (p *pass) alloc(n int) []float32 { return p.buf.alloc(n) }
 
-// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into the current layer's arena.
+// linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into the current layer's arena (not zeroed
+// first: ops.Linear writes every element).
 func (p *pass) linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
-	y := p.alloc(T * w.Rows)
+	y := p.buf.allocRaw(T * w.Rows)
 	ops.Linear(y, x, w, T)
 	if bias != nil {
 		ops.AddBias(y, bias)
