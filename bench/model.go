@@ -7,19 +7,16 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/qnext/qnext/internal/cachedir"
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/synth"
 )
 
 // CacheDir returns ${QNEXT_CACHE:-$HOME/.cache/qnext}/bench.
 func CacheDir() string {
-	c := os.Getenv("QNEXT_CACHE")
-	if c == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		c = filepath.Join(home, ".cache", "qnext")
+	c, err := cachedir.Root()
+	if err != nil {
+		c = filepath.Join(os.TempDir(), "qnext")
 	}
 	return filepath.Join(c, "bench")
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/qnext/qnext/internal/cachedir"
 )
 
 // identityCachePath returns where the identity of the checkpoint in dir is cached:
@@ -32,13 +34,9 @@ func identityCachePath(dir string) string {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", f, st.Size(), st.ModTime().UnixNano())
 	}
-	root := os.Getenv("QNEXT_CACHE")
-	if root == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		root = filepath.Join(home, ".cache", "qnext")
+	root, err := cachedir.Root()
+	if err != nil {
+		return ""
 	}
 	return filepath.Join(root, "identity", hex.EncodeToString(h.Sum(nil))+".json")
 }

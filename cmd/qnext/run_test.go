@@ -280,15 +280,7 @@ func TestRunChat(t *testing.T) {
 // TestRunChatQwen3 runs --chat with the real Qwen3 tokenizer and template when they have been fetched
 // (scripts/fetch-tokenizer), on a tiny random model with Qwen3's vocabulary size.
 func TestRunChatQwen3(t *testing.T) {
-	tokDir := os.Getenv("QNEXT_TOKENIZER_DIR")
-	if tokDir == "" {
-		cache := os.Getenv("QNEXT_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "qnext")
-		}
-		tokDir = filepath.Join(cache, "tokenizer-qwen3")
-	}
+	tokDir := tokenizer.FetchedDir()
 	if _, err := os.Stat(filepath.Join(tokDir, "tokenizer_config.json")); err != nil {
 		t.Skipf("no fetched Qwen3 tokenizer (%v); run scripts/fetch-tokenizer", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/qnext/qnext/runtime/tokenizer"
 )
 
 type chatGolden struct {
@@ -71,15 +73,7 @@ func TestRenderGolden(t *testing.T) {
 // TestTemplateMatchesFetched checks the fetched tokenizer_config.json still carries the template
 // implemented here (skipped when the tokenizer has not been fetched, failed under CI).
 func TestTemplateMatchesFetched(t *testing.T) {
-	dir := os.Getenv("QNEXT_TOKENIZER_DIR")
-	if dir == "" {
-		cache := os.Getenv("QNEXT_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "qnext")
-		}
-		dir = filepath.Join(cache, "tokenizer-qwen3")
-	}
+	dir := tokenizer.FetchedDir()
 	data, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil {
 		msg := fmt.Sprintf("no fetched tokenizer_config.json (%v); run scripts/fetch-tokenizer", err)

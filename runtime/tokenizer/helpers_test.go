@@ -24,15 +24,7 @@ func repoRoot(t testing.TB) string {
 // ${QNEXT_CACHE:-$HOME/.cache/qnext}/tokenizer-qwen3. When it is missing the test fails under CI
 // (CI set) and is skipped locally.
 func qwen3Dir(t testing.TB) string {
-	dir := os.Getenv("QNEXT_TOKENIZER_DIR")
-	if dir == "" {
-		cache := os.Getenv("QNEXT_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "qnext")
-		}
-		dir = filepath.Join(cache, "tokenizer-qwen3")
-	}
+	dir := FetchedDir()
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
 		msg := "Qwen3 tokenizer.json not found in " + dir + "; run scripts/fetch-tokenizer (or set QNEXT_TOKENIZER_DIR)"
 		if os.Getenv("CI") != "" {
