@@ -51,17 +51,8 @@ func kernel(dt dtype) {
 	fmt.Fprintf(&out, "// (block j to j mod 4), summed as (a0 + a1) + (a2 + a3), then the 8 lanes pairwise. The lines %d bytes\n", prefetchAhead)
 	fmt.Fprintf(&out, "// ahead are prefetched (into L2).\n")
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
-	p("MOVQ x+0(FP), SI")
-	p("MOVQ w+8(FP), DX")
-	p("MOVQ ldw+16(FP), R8")
-	p("MOVQ k+24(FP), CX")
-	p("MOVQ y+32(FP), DI")
+	loadArgs(dt)
 	p("MOVQ rows+40(FP), R11")
-	if dt.esz == 4 {
-		p("SHLQ $2, R8")
-	} else {
-		p("SHLQ $1, R8")
-	}
 	p("SHRQ $3, CX")
 	fmt.Fprintf(&out, "%s_row:\n", name)
 	p("MOVQ SI, AX")
@@ -110,6 +101,16 @@ func kernel(dt dtype) {
 	p("RET")
 }
 
+// loadArgs loads the arguments both kernels start with: x (SI), w (DX), ldw in bytes (R8), k (CX), y (DI).
+func loadArgs(dt dtype) {
+	p("MOVQ x+0(FP), SI")
+	p("MOVQ w+8(FP), DX")
+	p("MOVQ ldw+16(FP), R8")
+	p("MOVQ k+24(FP), CX")
+	p("MOVQ y+32(FP), DI")
+	p("SHLQ $%d, R8", map[int]int{2: 1, 4: 2}[dt.esz])
+}
+
 // lin8 emits the eight-row kernel of dt: the rows of a group are read side by side, one accumulator each.
 func lin8(dt dtype) {
 	name := "lin8" + dt.name
@@ -118,16 +119,7 @@ func lin8(dt dtype) {
 	fmt.Fprintf(&out, "// y[r] += Σ_{i<k} x[i]·w_r[i] for the 8 rows w_r = w + r·ldw elements (%s), read side by side (eight\n", dt.name)
 	fmt.Fprintf(&out, "// streams); one accumulator per row, columns in order; k is a positive multiple of 8.\n")
 	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
-	p("MOVQ x+0(FP), SI")
-	p("MOVQ w+8(FP), DX")
-	p("MOVQ ldw+16(FP), R8")
-	p("MOVQ k+24(FP), CX")
-	p("MOVQ y+32(FP), DI")
-	if dt.esz == 4 {
-		p("SHLQ $2, R8")
-	} else {
-		p("SHLQ $1, R8")
-	}
+	loadArgs(dt)
 	p("LEAQ (R8)(R8*2), R9")
 	p("LEAQ (DX)(R8*4), BX")
 	p("SHRQ $3, CX")

@@ -20,8 +20,8 @@ TEXT ·gemvF32(SB), NOSPLIT, $0-48
 	MOVQ ldw+16(FP), R8
 	MOVQ k+24(FP), CX
 	MOVQ y+32(FP), DI
-	MOVQ rows+40(FP), R11
 	SHLQ $2, R8
+	MOVQ rows+40(FP), R11
 	SHRQ $3, CX
 gemvF32_row:
 	MOVQ SI, AX
@@ -93,8 +93,8 @@ TEXT ·gemvBF16(SB), NOSPLIT, $0-48
 	MOVQ ldw+16(FP), R8
 	MOVQ k+24(FP), CX
 	MOVQ y+32(FP), DI
-	MOVQ rows+40(FP), R11
 	SHLQ $1, R8
+	MOVQ rows+40(FP), R11
 	SHRQ $3, CX
 gemvBF16_row:
 	MOVQ SI, AX
@@ -172,8 +172,8 @@ TEXT ·gemvF16(SB), NOSPLIT, $0-48
 	MOVQ ldw+16(FP), R8
 	MOVQ k+24(FP), CX
 	MOVQ y+32(FP), DI
-	MOVQ rows+40(FP), R11
 	SHLQ $1, R8
+	MOVQ rows+40(FP), R11
 	SHRQ $3, CX
 gemvF16_row:
 	MOVQ SI, AX
