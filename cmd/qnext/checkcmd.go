@@ -9,7 +9,6 @@ import (
 
 	"github.com/qnext/qnext/check"
 	"github.com/qnext/qnext/compare"
-	"github.com/qnext/qnext/dump"
 	"github.com/qnext/qnext/runtime"
 )
 
@@ -64,7 +63,7 @@ func runCheck(ctx context.Context, w io.Writer, o *checkOptions) error {
 		return err
 	}
 	defer m.Close()
-	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true, Layout: dump.LayoutNPZ}, Version: version}
+	do := scratchDumpOptions()
 	view := compare.View{Top: o.Top}
 	var r *compare.Report
 	if o.TwoPass {

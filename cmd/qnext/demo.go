@@ -9,7 +9,6 @@ import (
 
 	"github.com/qnext/qnext/check"
 	"github.com/qnext/qnext/compare"
-	"github.com/qnext/qnext/dump"
 	"github.com/qnext/qnext/fixtures"
 	"github.com/qnext/qnext/runtime"
 )
@@ -72,7 +71,7 @@ func runDemo(ctx context.Context, w io.Writer, o *demoOptions) error {
 	}
 	defer m.Close()
 	out := work + "/qnext-dump"
-	do := check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true, Layout: dump.LayoutNPZ}, Version: version}
+	do := scratchDumpOptions()
 	r, err := check.AgainstReference(ctx, m, refDir, out, do, compare.Options{})
 	if err != nil {
 		return err

@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/qnext/qnext/check"
 	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/dump"
 )
 
 // workDir returns keep when set, else a new temporary directory named after prefix; cleanup removes
@@ -30,4 +32,10 @@ func renderVerdict(w io.Writer, r *compare.Report, format string, v compare.View
 		return withCode(r.ExitCode, fmt.Errorf("%s", r.Verdict.Summary))
 	}
 	return nil
+}
+
+// scratchDumpOptions are the dump options of check and demo, whose candidate dumps are working files:
+// not fsynced, rewritten in place, one npz archive per step.
+func scratchDumpOptions() check.DumpOptions {
+	return check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Overwrite: true, Layout: dump.LayoutNPZ}, Version: version}
 }
