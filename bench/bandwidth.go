@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
+
+	"github.com/qnext/qnext/ops"
 )
 
 // sumGo is the portable sum: eight independent accumulators.
@@ -84,3 +87,75 @@ func ProbeBandwidth(bytes int64, threads, passes int) Bandwidth {
 
 // SumKernel names the kernel Sum (and so ProbeBandwidth) uses on this CPU.
 func SumKernel() string { return kernel }
+
+// WeightRead is a bandwidth probe over a model's own weights: threads goroutines sum their share of
+// every matrix the model holds (the same memory, page cache pages of the mapped checkpoint, that
+// decode streams), with Sum's kernel. Timed right before each decode run it gives the read rate of that
+// moment, so that the decode/limit ratio does not depend on how this shared machine's bandwidth drifted
+// between a probe and the run.
+type WeightRead struct {
+	parts   [][][]float32 // per goroutine: its slices of the weights
+	bytes   int64
+	threads int
+}
+
+// NewWeightRead splits the matrices' bytes into threads shares of (nearly) equal size, in order.
+func NewWeightRead(mats []*ops.Mat, threads int) *WeightRead {
+	threads = max(threads, 1)
+	var all [][]float32
+	var total int64
+	for _, m := range mats {
+		if f := matFloats(m); len(f) > 0 {
+			all = append(all, f)
+			total += 4 * int64(len(f))
+		}
+	}
+	w := &WeightRead{parts: make([][][]float32, threads), bytes: total, threads: threads}
+	share := (total/4 + int64(threads) - 1) / int64(threads) // floats per goroutine
+	t, room := 0, share
+	for _, f := range all {
+		for len(f) > 0 {
+			n := min(int64(len(f)), room)
+			w.parts[t] = append(w.parts[t], f[:n])
+			f, room = f[n:], room-n
+			if room == 0 && t < threads-1 {
+				t, room = t+1, share
+			}
+		}
+	}
+	return w
+}
+
+// matFloats returns m's weight bytes as float32s (bf16/f16 pairs read as one float32: only the byte
+// count matters to a sum that measures bandwidth).
+func matFloats(m *ops.Mat) []float32 {
+	switch {
+	case len(m.F32) > 0:
+		return m.F32
+	case len(m.U16) > 1:
+		return unsafe.Slice((*float32)(unsafe.Pointer(&m.U16[0])), len(m.U16)/2)
+	}
+	return nil
+}
+
+// Bytes returns the bytes one pass reads.
+func (w *WeightRead) Bytes() int64 { return w.bytes }
+
+// Pass reads every weight once and returns the rate in GB/s (1e9 bytes/s).
+func (w *WeightRead) Pass() float64 {
+	sums := make([]float32, w.threads)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for t, part := range w.parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, f := range part {
+				sums[t] += Sum(f)
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.KeepAlive(sums)
+	return float64(w.bytes) / time.Since(start).Seconds() / 1e9
+}

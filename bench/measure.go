@@ -49,6 +49,8 @@ type Phase struct {
 type Reps struct {
 	Warmup, Min, Max int
 	MinTime          time.Duration // keep going (up to Max rounds) until the timed rounds took this long
+	// Before, when set, runs before every run (warm-ups included), outside its timing and CPU time.
+	Before func()
 }
 
 // Observing makes the observer of one run (nil for none) and what to do after it, outside the timing.
@@ -136,6 +138,9 @@ func interleave(r Reps, tokens int, variants ...func() (time.Duration, error)) (
 	cpu0, start := SampleCPU(), time.Now()
 	for range r.Warmup {
 		for _, one := range variants {
+			if r.Before != nil {
+				r.Before()
+			}
 			if _, err := one(); err != nil {
 				return nil, err
 			}
@@ -144,6 +149,9 @@ func interleave(r Reps, tokens int, variants ...func() (time.Duration, error)) (
 	timed := time.Now()
 	for round := 0; round < max(r.Min, 1) || (time.Since(timed) < r.MinTime && round < max(r.Max, r.Min)); round++ {
 		for i, one := range variants {
+			if r.Before != nil {
+				r.Before()
+			}
 			c0 := ProcessCPU()
 			d, err := one()
 			if err != nil {
@@ -216,6 +224,18 @@ func timedRun(m *runtime.Model, mk Observing, run func(st *runtime.State, obs ru
 // from an empty context).
 func Decode(m *runtime.Model, ids []int64, r Reps, mk Observing) (Phase, error) {
 	return repeat(r, len(ids), decodeOnce(m, ids, mk))
+}
+
+// DecodePaired is Decode with a pass of probe before each run (warm-ups included), outside the timing.
+// It returns the rates of the passes that preceded the timed runs, in the order of Phase.Seconds.
+func DecodePaired(m *runtime.Model, ids []int64, r Reps, probe *WeightRead) (Phase, []float64, error) {
+	var rates []float64
+	r.Before = func() { rates = append(rates, probe.Pass()) }
+	p, err := repeat(r, len(ids), decodeOnce(m, ids, nil))
+	if err != nil {
+		return p, nil, err
+	}
+	return p, rates[len(rates)-len(p.Seconds):], nil
 }
 
 func decodeOnce(m *runtime.Model, ids []int64, mk Observing) func() (time.Duration, error) {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/qnext/qnext/internal/cachedir"
+	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/synth"
 )
@@ -119,4 +120,41 @@ func BytesPerWeight(m *runtime.Model) int {
 		return 4
 	}
 	return 2
+}
+
+// WeightMats returns every weight matrix m holds (embedding, lm_head unless tied, and each layer's
+// projections, router and experts), each once.
+func WeightMats(m *runtime.Model) []*ops.Mat {
+	var out []*ops.Mat
+	seen := map[*ops.Mat]bool{}
+	add := func(ms ...*ops.Mat) {
+		for _, x := range ms {
+			if x != nil && !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	add(m.Embed, m.LMHead)
+	for _, l := range m.Layers {
+		if a := l.Lin; a != nil {
+			add(a.InProjQKVZ, a.InProjBA, a.OutProj)
+		}
+		if a := l.Attn; a != nil {
+			add(a.QProj, a.KProj, a.VProj, a.OProj)
+		}
+		if e := l.MoE; e != nil {
+			add(e.Router, e.SharedExpertGate)
+			add(e.Gate...)
+			add(e.Up...)
+			add(e.Down...)
+			if s := e.Shared; s != nil {
+				add(s.GateProj, s.UpProj, s.DownProj)
+			}
+		}
+		if d := l.Dense; d != nil {
+			add(d.GateProj, d.UpProj, d.DownProj)
+		}
+	}
+	return out
 }

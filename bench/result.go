@@ -33,6 +33,26 @@ type ModelResult struct {
 	BandwidthGBps float64    `json:"bandwidth_gbps"`  // of the probe in the same run
 	LimitTokPerS  float64    `json:"bw_limit_tok_s"`  // BandwidthGBps·1e9 / TokenBytes.WeightBytes
 	DecodeVsLimit float64    `json:"decode_vs_limit"` // Decode.TokPerS / LimitTokPerS
+	// PairedGBps is the rate of a WeightRead pass over the model's weights right before each timed decode
+	// run (Decode.Seconds order); DecodeVsPaired the median over the runs of the run's tok/s ÷ the
+	// bandwidth limit of its pass.
+	PairedGBps     []float64 `json:"paired_read_gbps,omitempty"`
+	DecodeVsPaired float64   `json:"decode_vs_paired_limit,omitempty"`
+}
+
+// SetPaired records the paired read rates of the timed decode runs and the ratio DecodeVsPaired (set
+// TokenBytes first).
+func (m *ModelResult) SetPaired(gbps []float64) {
+	m.PairedGBps, m.DecodeVsPaired = gbps, 0
+	if m.TokenBytes.WeightBytes <= 0 || len(gbps) != len(m.Decode.Seconds) || len(gbps) == 0 {
+		return
+	}
+	r := make([]float64, len(gbps))
+	for i, g := range gbps {
+		limit := g * 1e9 / float64(m.TokenBytes.WeightBytes)
+		r[i] = float64(m.Decode.Tokens) / m.Decode.Seconds[i] / limit
+	}
+	m.DecodeVsPaired = Median(r)
 }
 
 // SetBandwidth sets the bandwidth limit of decode from a probe's bandwidth.
@@ -272,6 +292,14 @@ func table(w io.Writer, header []string, rows [][]string) {
 	fmt.Fprintln(w)
 }
 
+// paired formats DecodeVsPaired with the median rate of the paired passes ("" without them).
+func paired(m ModelResult) string {
+	if m.DecodeVsPaired == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f%% (reads %.1f GB/s)", 100*m.DecodeVsPaired, Median(m.PairedGBps))
+}
+
 // WriteTables prints r as Markdown tables: speed, llama.cpp ratios, instrumentation.
 func (r *Result) WriteTables(w io.Writer) {
 	rev := r.Build.Revision
@@ -299,7 +327,7 @@ func (r *Result) WriteTables(w io.Writer) {
 				fmt.Sprintf("%.1f", m.Prefill.TokPerS), load(m.Prefill),
 				fmt.Sprintf("%.2f", m.Decode.TokPerS), load(m.Decode),
 				mib(m.PeakRSS), fmt.Sprintf("%.1f MB", float64(m.TokenBytes.WeightBytes)/1e6),
-				fmt.Sprintf("%.1f", m.LimitTokPerS), fmt.Sprintf("%.0f%%", 100*m.DecodeVsLimit)})
+				fmt.Sprintf("%.1f", m.LimitTokPerS), fmt.Sprintf("%.0f%%", 100*m.DecodeVsLimit), paired(m)})
 		}
 		seen := map[string]int{}
 		for _, l := range r.LlamaCpp {
@@ -313,7 +341,7 @@ func (r *Result) WriteTables(w io.Writer) {
 			rows = append(rows, []string{"llama.cpp", fmt.Sprint(k + 1), l.Model, l.DType,
 				fmt.Sprintf("%.1f", l.Prefill.TokPerS), load(l.Prefill),
 				fmt.Sprintf("%.2f", l.Decode.TokPerS), load(l.Decode),
-				mib(l.PeakRSS), "", lim, vs})
+				mib(l.PeakRSS), "", lim, vs, ""})
 		}
 		pre, dec := "prefill", "decode"
 		if len(r.Models) > 0 {
@@ -321,7 +349,7 @@ func (r *Result) WriteTables(w io.Writer) {
 			dec = fmt.Sprintf("decode-%d tok/s", r.Models[0].Decode.Tokens)
 		}
 		table(w, []string{"engine", "round", "model", "weights", pre, "contention", dec, "contention", "peak RSS",
-			"weights/token", "BW limit tok/s", "decode/limit"}, rows)
+			"weights/token", "BW limit tok/s", "decode/limit", "decode/paired limit"}, rows)
 	}
 	if len(r.Pairs) > 0 {
 		var rows [][]string
