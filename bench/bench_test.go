@@ -264,3 +264,24 @@ func TestReadResults(t *testing.T) {
 		t.Error("ReadResults of a missing file succeeded")
 	}
 }
+
+// TestTablesMarkNoMmap checks that rows measured with the weights read into memory say so, on both sides
+// (llama.cpp's from the use_mmap setting it records; a result without it was mapped).
+func TestTablesMarkNoMmap(t *testing.T) {
+	r := Result{Models: []ModelResult{
+		{Model: "bench", DType: "BF16", Resident: true},
+		{Model: "bench", DType: "F32"},
+	}, LlamaCpp: []LlamaResult{
+		{Model: "bench", DType: "BF16", Settings: map[string]any{"use_mmap": false}},
+		{Model: "bench", DType: "F32", Settings: map[string]any{}},
+	}}
+	var buf bytes.Buffer
+	r.WriteTables(&buf)
+	out := buf.String()
+	for _, want := range []string{"| qnext | 1 | bench | BF16 (no-mmap) |", "| llama.cpp | 1 | bench | BF16 (no-mmap) |",
+		"| qnext | 1 | bench | F32 |", "| llama.cpp | 1 | bench | F32 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tables lack %q:\n%s", want, out)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type ModelResult struct {
 	Generated     bool       `json:"generated"` // the checkpoint was written by this run
 	FileBytes     int64      `json:"file_bytes"`
 	LoadS         float64    `json:"load_s"`
+	Resident      bool       `json:"resident,omitempty"` // loaded with --no-mmap (files read into memory)
 	Prefill       Phase      `json:"prefill"`
 	Decode        Phase      `json:"decode"`
 	PeakRSS       int64      `json:"peak_rss_bytes"` // VmHWM from load to the end of the runs
@@ -292,6 +293,14 @@ func table(w io.Writer, header []string, rows [][]string) {
 	fmt.Fprintln(w)
 }
 
+// mmapNote marks weights read into memory (--no-mmap) rather than mapped.
+func mmapNote(mapped bool) string {
+	if mapped {
+		return ""
+	}
+	return " (no-mmap)"
+}
+
 // paired formats DecodeVsPaired with the median rate of the paired passes ("" without them).
 func paired(m ModelResult) string {
 	if m.DecodeVsPaired == 0 {
@@ -323,7 +332,7 @@ func (r *Result) WriteTables(w io.Writer) {
 		for _, m := range r.Models {
 			key := m.Model + "/" + m.DType
 			models[key] = append(models[key], m)
-			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType,
+			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident),
 				fmt.Sprintf("%.1f", m.Prefill.TokPerS), load(m.Prefill),
 				fmt.Sprintf("%.2f", m.Decode.TokPerS), load(m.Decode),
 				mib(m.PeakRSS), fmt.Sprintf("%.1f MB", float64(m.TokenBytes.WeightBytes)/1e6),
@@ -338,7 +347,11 @@ func (r *Result) WriteTables(w io.Writer) {
 			if ms := models[key]; k < len(ms) && ms[k].LimitTokPerS > 0 {
 				lim, vs = fmt.Sprintf("%.1f", ms[k].LimitTokPerS), fmt.Sprintf("%.0f%%", 100*l.Decode.TokPerS/ms[k].LimitTokPerS)
 			}
-			rows = append(rows, []string{"llama.cpp", fmt.Sprint(k + 1), l.Model, l.DType,
+			mapped, _ := l.Settings["use_mmap"].(bool)
+			if _, known := l.Settings["use_mmap"]; !known {
+				mapped = true // written before the setting was recorded: llama.cpp's default
+			}
+			rows = append(rows, []string{"llama.cpp", fmt.Sprint(k + 1), l.Model, l.DType + mmapNote(mapped),
 				fmt.Sprintf("%.1f", l.Prefill.TokPerS), load(l.Prefill),
 				fmt.Sprintf("%.2f", l.Decode.TokPerS), load(l.Decode),
 				mib(l.PeakRSS), "", lim, vs, ""})

@@ -58,7 +58,7 @@ func runCheck(ctx context.Context, w io.Writer, o *checkOptions) error {
 		return err
 	}
 	defer cleanup()
-	m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
+	m, err := loadModel(o.Model, runtime.LoadOptions{Faults: o.Inject})
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,7 @@ func TestCLI(t *testing.T) {
 		{name: "demo localises a bug", args: []string{"demo", "--inject", "norm-no-plus-one"}, code: 1,
 			stdout: []string{"first divergence: step 0 model.layers.0.input_layernorm", "introduced"}},
 		{name: "demo json", args: []string{"demo", "--format", "json"}, jsonOut: true},
+		{name: "demo with the weights read into memory", args: []string{"--no-mmap", "demo"}, stdout: []string{"PASS: 705 nodes: 705 OK"}},
 		{name: "demo unknown fault", args: []string{"demo", "--inject", "bogus"}, code: 2, stderr: []string{`unknown fault "bogus"`}},
 		{name: "unknown flag", args: []string{"demo", "--bogus"}, code: 2, stderr: []string{"unknown flag: --bogus"}},
 		{name: "dump", args: []string{"dump", "--model", tinyModel, "--ids", "1,2,3", "--force-ids", "4", "--out", d1},

@@ -157,7 +157,7 @@ func (o *compareOptions) compare(candDir, refDir string) (*compare.Report, error
 		return nil, errors.New("--replay and --repro need --model")
 	}
 	if o.Model != "" {
-		m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
+		m, err := loadModel(o.Model, runtime.LoadOptions{Faults: o.Inject})
 		if err != nil {
 			return nil, err
 		}

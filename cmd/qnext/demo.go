@@ -65,7 +65,7 @@ func runDemo(ctx context.Context, w io.Writer, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := runtime.Load(modelDir, runtime.LoadOptions{Faults: o.Inject})
+	m, err := loadModel(modelDir, runtime.LoadOptions{Faults: o.Inject})
 	if err != nil {
 		return err
 	}

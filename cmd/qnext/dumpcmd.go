@@ -112,7 +112,7 @@ func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 		return fmt.Errorf("--layout: %w", err)
 	}
 	ops.SetThreads(o.Threads)
-	m, err := runtime.Load(o.Model, runtime.LoadOptions{Faults: o.Inject})
+	m, err := loadModel(o.Model, runtime.LoadOptions{Faults: o.Inject})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qnext/qnext/ops"
+	"github.com/qnext/qnext/runtime"
 )
 
 // commands holds the constructors of the top-level verbs, registered by each verb's file.
@@ -48,13 +49,28 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	var backend string
+	var noMmap bool
 	root.PersistentFlags().StringVar(&backend, "backend", "cpu",
 		"where matrix products run: "+strings.Join(ops.Backends(), ", ")+" (cuda needs a -tags cuda build)")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return ops.UseBackend(backend) }
+	root.PersistentFlags().BoolVar(&noMmap, "no-mmap", false,
+		"read the checkpoint's files into memory (huge pages where the kernel allows) instead of mapping them: slower to load, faster decode")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		residentWeights = noMmap
+		return ops.UseBackend(backend)
+	}
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
 	return root
+}
+
+// residentWeights is --no-mmap of the running command (set before it runs).
+var residentWeights bool
+
+// loadModel loads a checkpoint as the global flags say (--no-mmap).
+func loadModel(dir string, o runtime.LoadOptions) (*runtime.Model, error) {
+	o.Resident = residentWeights
+	return runtime.Load(dir, o)
 }
 
 func main() {

@@ -79,7 +79,7 @@ func TestRunGreedyMatchesTransformers(t *testing.T) {
 	for _, name := range []string{"tiny", "tiny-variants"} {
 		ids := refIDs(t, name)
 		model := filepath.Join(fixturesDir, name, "model")
-		for _, extra := range [][]string{{"--max-tokens", "4"}, {"--decode-steps", "3", "--temperature", "0"}} {
+		for _, extra := range [][]string{{"--max-tokens", "4"}, {"--decode-steps", "3", "--temperature", "0"}, {"--max-tokens", "4", "--no-mmap"}} {
 			args := append([]string{"--model", model, "--ids", joinIDs(ids[:80]), "--top", "2"}, extra...)
 			stdout, stderr, code := execRun(t, "", args...)
 			require.Equal(t, 0, code, stderr)
@@ -92,6 +92,7 @@ func TestRunGreedyMatchesTransformers(t *testing.T) {
 			assert.Contains(t, lines[0], "80 prompt tokens, 4 generated (max tokens)")
 		}
 	}
+	assert.True(t, residentWeights, "--no-mmap reached the loader")
 	// Without --max-tokens, --ids makes one step (like the old run).
 	stdout, _, code := execRun(t, "", "--model", filepath.Join(fixturesDir, "tiny", "model"), "--ids", "1,2,3")
 	require.Equal(t, 0, code)

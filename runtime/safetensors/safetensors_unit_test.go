@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,7 +46,19 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "x.safetensors")
 	require.NoError(t, Write(p, tensors, map[string]string{"format": "pt"}))
-	f, err := Open(p)
+	for _, o := range openModes {
+		t.Run(o.name, func(t *testing.T) { roundTrip(t, p, o.opts, tensors) })
+	}
+}
+
+// openModes are the two ways a file can be held; every reading test runs in both.
+var openModes = []struct {
+	name string
+	opts OpenOptions
+}{{"mapped", OpenOptions{}}, {"resident", OpenOptions{Resident: true}}}
+
+func roundTrip(t *testing.T, p string, o OpenOptions, tensors []WriteTensor) {
+	f, err := OpenWith(p, o)
 	require.NoError(t, err)
 	defer f.Close()
 	require.Equal(t, map[string]string{"format": "pt"}, f.Metadata)
@@ -126,14 +139,16 @@ func TestOpenMalformed(t *testing.T) {
 				t.Skip("known bug: " + tc.knownBug)
 			}
 			p := writeFile(t, t.TempDir(), "bad.safetensors", tc.data)
-			var f *File
-			var err error
-			require.NotPanics(t, func() { f, err = Open(p) })
-			require.Error(t, err)
-			require.Nil(t, f)
-			require.Contains(t, err.Error(), p, "error names the file")
-			for _, w := range tc.want {
-				require.Contains(t, err.Error(), w)
+			for _, o := range openModes {
+				var f *File
+				var err error
+				require.NotPanics(t, func() { f, err = OpenWith(p, o.opts) }, o.name)
+				require.Error(t, err, o.name)
+				require.Nil(t, f, o.name)
+				require.Contains(t, err.Error(), p, "error names the file")
+				for _, w := range tc.want {
+					require.Contains(t, err.Error(), w, o.name)
+				}
 			}
 		})
 	}
@@ -171,15 +186,37 @@ func TestOpenDirSharded(t *testing.T) {
 	shard(t, dir, shard1, "a", "b")
 	shard(t, dir, shard2, "c")
 	writeIndex(t, dir, map[string]string{"a": shard1, "b": shard1, "c": shard2})
-	c, err := OpenDir(dir)
+	for _, o := range openModes {
+		c, err := OpenDirWith(dir, o.opts)
+		require.NoError(t, err, o.name)
+		require.Len(t, c.Files, 2)
+		require.Len(t, c.Tensors, 3)
+		require.Equal(t, filepath.Join(dir, shard1), c.Tensors["a"].File)
+		require.Equal(t, filepath.Join(dir, shard1), c.Tensors["b"].File)
+		require.Equal(t, filepath.Join(dir, shard2), c.Tensors["c"].File)
+		require.Equal(t, f32Bytes(0, 1), append([]byte{}, c.Tensors["c"].Data...))
+		require.NoError(t, c.Close(), o.name)
+	}
+}
+
+// TestResidentIsACopy checks that a resident file does not follow later changes to the file on disk
+// (a mapping would), and that it is read-only like a mapping: a write faults.
+func TestResidentIsACopy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.safetensors")
+	require.NoError(t, Write(p, []WriteTensor{{Name: "w", DType: "F32", Shape: []int{2}, Data: f32Bytes(1, 2)}}, nil))
+	f, err := OpenWith(p, OpenOptions{Resident: true})
 	require.NoError(t, err)
-	defer c.Close()
-	require.Len(t, c.Files, 2)
-	require.Len(t, c.Tensors, 3)
-	require.Equal(t, filepath.Join(dir, shard1), c.Tensors["a"].File)
-	require.Equal(t, filepath.Join(dir, shard1), c.Tensors["b"].File)
-	require.Equal(t, filepath.Join(dir, shard2), c.Tensors["c"].File)
-	require.Equal(t, f32Bytes(0, 1), append([]byte{}, c.Tensors["c"].Data...))
+	defer f.Close()
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	for i := len(raw) - 8; i < len(raw); i++ {
+		raw[i] = 0xff
+	}
+	require.NoError(t, os.WriteFile(p, raw, 0o644))
+	require.Equal(t, f32Bytes(1, 2), append([]byte{}, f.Tensors["w"].Data...))
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	require.Panics(t, func() { f.Tensors["w"].Data[0] = 9 }, "the resident copy is read-only")
 }
 
 func TestOpenDirErrors(t *testing.T) {

@@ -83,12 +83,14 @@ def reset_peak_rss() -> None:
 class Engine:
     """A llama.cpp model + context with one sequence and a reusable batch."""
 
-    def __init__(self, gguf: str, threads: int, n_ctx: int, n_batch: int, kv_type: str | None = None, verbose: bool = False):
+    def __init__(self, gguf: str, threads: int, n_ctx: int, n_batch: int, kv_type: str | None = None, verbose: bool = False,
+                 no_mmap: bool = False):
         if not verbose:
             self._log_cb = L.llama_log_callback(lambda level, text, user: None)  # keep a reference
             L.llama_log_set(self._log_cb, ctypes.c_void_p(0))
         L.llama_backend_init()
         mp = L.llama_model_default_params()
+        mp.use_mmap = not no_mmap  # --no-mmap: llama.cpp reads the GGUF into its own buffers
         t0 = time.perf_counter()
         self.model = L.llama_model_load_from_file(gguf.encode(), mp)
         if not self.model:
@@ -104,7 +106,8 @@ class Engine:
         if kv_type == "f32":
             cp.type_k = cp.type_v = L.GGML_TYPE_F32
         self.settings = {"n_ctx": n_ctx, "n_batch": n_batch, "n_ubatch": n_batch, "n_threads": threads,
-                         "flash_attn_type": int(cp.flash_attn_type), "type_k": int(cp.type_k), "type_v": int(cp.type_v)}
+                         "flash_attn_type": int(cp.flash_attn_type), "type_k": int(cp.type_k), "type_v": int(cp.type_v),
+                         "use_mmap": bool(mp.use_mmap)}
         self.ctx = L.llama_init_from_model(self.model, cp)
         if not self.ctx:
             raise SystemExit("llama_bench: llama_init_from_model failed")
@@ -158,7 +161,7 @@ def phase(tokens: int, warmup: int, reps: int, one) -> dict:
 
 def cmd_bench(a) -> None:
     reset_peak_rss()
-    eng = Engine(a.gguf, a.threads, a.prefill + a.decode + 16, a.prefill, verbose=a.verbose)
+    eng = Engine(a.gguf, a.threads, a.prefill + a.decode + 16, a.prefill, verbose=a.verbose, no_mmap=a.no_mmap)
     pre_ids = token_ids(a.prefill, eng.n_vocab)
     dec_ids = token_ids(a.decode, eng.n_vocab)
     last = {}
@@ -279,6 +282,7 @@ def main() -> None:
     b.add_argument("--logits", help="save the last prefill's last-row logits (.npy)")
     b.add_argument("--ref-logits", help="compare the last prefill's last-row logits with this .npy (qnext's)")
     b.add_argument("--verbose", action="store_true", help="keep llama.cpp's log")
+    b.add_argument("--no-mmap", action="store_true", help="read the GGUF into memory instead of mapping it (use_mmap = false)")
     c = sub.add_parser("check")
     c.add_argument("gguf")
     c.add_argument("--ref", required=True, help="reference dump directory (manifest.json + stepN/lm_head.npy)")

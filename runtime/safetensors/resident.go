@@ -1,0 +1,38 @@
+package safetensors
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// readResident reads the size bytes of f into private anonymous memory (advised for huge pages before
+// the first touch, so that the kernel can back it with 2 MiB pages) and makes it read-only, like a
+// mapping of the file. It is released with syscall.Munmap, as a mapping is.
+func readResident(f *os.File, size int64) ([]byte, error) {
+	data, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("resident copy of %d bytes: %w", size, err)
+	}
+	adviseHugePages(data)
+	// Fault every page in before reading into it (one write per 4 KiB; with huge pages one fault per
+	// 2 MiB), then read in chunks: on this project's VM, reading 1.9 GB from the page cache straight into
+	// untouched memory took 2.2–6.5 s, touched first 0.6 s.
+	for i := 0; i < len(data); i += 4096 {
+		data[i] = 0
+	}
+	const chunk = 64 << 20
+	for off := 0; off < len(data); off += chunk {
+		if _, err := f.ReadAt(data[off:min(off+chunk, len(data))], int64(off)); err != nil {
+			_ = syscall.Munmap(data)
+			return nil, fmt.Errorf("read at byte %d: %w", off, err)
+		}
+	}
+	if err := unix.Mprotect(data, unix.PROT_READ); err != nil {
+		_ = syscall.Munmap(data)
+		return nil, fmt.Errorf("resident copy: mprotect: %w", err)
+	}
+	return data, nil
+}
