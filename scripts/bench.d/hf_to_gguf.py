@@ -2,7 +2,7 @@
 """Convert a Hugging Face Qwen3-Next checkpoint (config.json + safetensors) to a GGUF that llama.cpp's
 `qwen3next` architecture loads, for scripts/bench --vs-llamacpp.
 
-    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|auto]
+    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|auto]
 
 Written for this project with the `gguf` package's GGUFWriter (no code taken from llama.cpp's converter).
 The mapping and the transforms follow docs/qwen3next-arch.md section 7 (shared docs) and llama.cpp's
@@ -22,8 +22,8 @@ loader (src/models/qwen3next.cpp):
 * mlp.shared_expert_gate.weight [1, H] -> ffn_gate_inp_shexp.weight [H].
 
 Tensor types: 1-D tensors, ssm_conv1d and the router (ffn_gate_inp) stay F32 (llama.cpp's convention; its
-ssm_conv kernel needs F32); every other matrix is written in the output type. BF16 <-> F32 conversions
-are exact or round to nearest even. Tensors are streamed one at a time, so memory stays at about one
+ssm_conv kernel needs F32); every other matrix is written in the output type. BF16/F16 <-> F32
+conversions are exact or round to nearest even (F16 values past ±65504 would become ±inf: refused). Tensors are streamed one at a time, so memory stays at about one
 stacked expert tensor.
 """
 
@@ -130,13 +130,27 @@ def encode(a32_or_raw: np.ndarray, src_dt: str | None, qtype: gguf.GGMLQuantizat
             return np.ascontiguousarray(a32_or_raw, dtype=np.uint16)
         a = a32_or_raw if src_dt is None else to_f32(a32_or_raw, src_dt)
         return f32_to_bf16(a)
+    if qtype == gguf.GGMLQuantizationType.F16:
+        if src_dt == "F16":
+            return np.ascontiguousarray(a32_or_raw, dtype=np.float16)
+        a = a32_or_raw if src_dt is None else to_f32(a32_or_raw, src_dt)
+        if np.abs(a[np.isfinite(a)]).max(initial=0) > 65504:
+            raise SystemExit("hf_to_gguf: a value exceeds the float16 range (use --outtype f32 or bf16)")
+        return np.ascontiguousarray(a, dtype=np.float16)
     a = a32_or_raw if src_dt is None else to_f32(a32_or_raw, src_dt)
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+# MATRIX_TYPES: the GGML type of the matrices (and the GGUF file type) per --outtype.
+MATRIX_TYPES = {"f32": gguf.GGMLQuantizationType.F32, "bf16": gguf.GGMLQuantizationType.BF16,
+                "f16": gguf.GGMLQuantizationType.F16}
+FILE_TYPES = {"f32": gguf.LlamaFileType.ALL_F32, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+              "f16": gguf.LlamaFileType.MOSTLY_F16}
+
+
 def plan(ck: Checkpoint, cfg: dict, outtype: str, legacy_ssm_in: bool) -> list[Out]:
-    F32, BF16 = gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.BF16
-    mat_t = BF16 if outtype == "bf16" else F32
+    F32 = gguf.GGMLQuantizationType.F32
+    mat_t = MATRIX_TYPES[outtype]
     H, L = cfg["hidden_size"], cfg["num_hidden_layers"]
     nk, nv = cfg["linear_num_key_heads"], cfg["linear_num_value_heads"]
     dk, dv = cfg["linear_key_head_dim"], cfg["linear_value_head_dim"]
@@ -266,7 +280,7 @@ def write_kv(w: gguf.GGUFWriter, cfg: dict, name: str, outtype: str) -> None:
     theta, prf = rope_params(cfg)
     D = cfg["head_dim"]
     w.add_name(name)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16 if outtype == "bf16" else gguf.LlamaFileType.ALL_F32)
+    w.add_file_type(FILE_TYPES[outtype])
     w.add_vocab_size(cfg["vocab_size"])
     w.add_context_length(cfg.get("max_position_embeddings", 4096))
     w.add_embedding_length(cfg["hidden_size"])
@@ -298,13 +312,13 @@ def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bo
     check_supported(cfg)
     ck = Checkpoint(model_dir)
     if outtype == "auto":
-        outtype = "bf16" if ck.dtype("model.embed_tokens.weight") == "BF16" else "f32"
+        outtype = {"BF16": "bf16", "F16": "f16"}.get(ck.dtype("model.embed_tokens.weight"), "f32")
     outs = plan(ck, cfg, outtype, legacy_ssm_in)
     tmp = out.with_name(out.name + ".tmp")
     w = gguf.GGUFWriter(tmp, ARCH)
     write_kv(w, cfg, model_dir.name, outtype)
     for o in outs:
-        np_dt = np.float32 if o.qtype == gguf.GGMLQuantizationType.F32 else np.uint16
+        np_dt = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16}.get(o.qtype, np.uint16)
         w.add_tensor_info(o.name, o.shape, np.dtype(np_dt), o.nbytes(), raw_dtype=o.qtype)
     w.write_header_to_file(tmp)
     w.write_kv_data_to_file()
@@ -325,8 +339,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--outtype", choices=["auto", "f32", "bf16"], default="auto",
-                    help="matrix type (auto: bf16 for a bf16 checkpoint, else f32)")
+    ap.add_argument("--outtype", choices=["auto", "f32", "bf16", "f16"], default="auto",
+                    help="matrix type (auto: the checkpoint's for bf16 and f16, else f32)")
     ap.add_argument("--legacy-ssm-in", action="store_true",
                     help="write in_proj_qkvz unsplit as blk.N.ssm_in (llama.cpp's legacy path)")
     args = ap.parse_args()
