@@ -24,8 +24,8 @@ func CacheDir() string {
 
 const stampFile = "synth-config.json"
 
-// EnsureBenchModel returns the directory of the bench model with the given weight dtype ("F32" or
-// "BF16") under cache (CacheDir() when empty), generating it with synth.Write if it is missing or was
+// EnsureBenchModel returns the directory of the bench model with the given weight dtype ("F32", "BF16"
+// or "F16") under cache (CacheDir() when empty), generating it with synth.Write if it is missing or was
 // generated from a different synth.Bench() config (the config is kept in synth-config.json beside it).
 // Generation is deterministic; it goes to a temporary sibling directory that is renamed into place,
 // so an interrupted run never leaves a partial model. generated reports whether it was written now.

@@ -21,7 +21,7 @@ type Machine struct {
 // ModelResult is the speed of one model at one weight dtype.
 type ModelResult struct {
 	Model         string     `json:"model"` // "bench"
-	DType         string     `json:"dtype"` // "F32" or "BF16"
+	DType         string     `json:"dtype"` // "F32", "BF16" or "F16"
 	Dir           string     `json:"dir"`
 	Generated     bool       `json:"generated"` // the checkpoint was written by this run
 	FileBytes     int64      `json:"file_bytes"`
