@@ -49,7 +49,7 @@ func DeltaRuleRecurrent(out, state, q, k, v, g, beta []float32, s DeltaShape) {
 				for i, x := range qt {
 					kq[Dk+i] = x * s.Scale
 				}
-				Gemm(2, Dv, Dk, kq, Dk, S, Dv, 0, r, Dv)
+				vecMat2(S, Dk, Dv, kq[:Dk], kq[Dk:], r[:Dv], r[Dv:])
 				decay := float32(math.Exp(float64(g[t*Hv+h])))
 				b := beta[t*Hv+h]
 				qk := Dot(kq[Dk:], kq[:Dk])
@@ -57,10 +57,16 @@ func DeltaRuleRecurrent(out, state, q, k, v, g, beta []float32, s DeltaShape) {
 					u[j] = b * (vt[j] - decay*r[j])
 					ot[j] = decay*r[Dv+j] + qk*u[j]
 				}
-				Gemm(Dk, Dv, 1, kq, 1, u, Dv, decay, S, Dv)
+				rank1Decay(S, Dk, Dv, decay, kq[:Dk], u)
 			}
 		}
 	})
+}
+
+// vecMat2Gemm is vecMat2 on Gemm: [ra; rb] = [a; b]·S (a and b need not be adjacent).
+func vecMat2Gemm(S []float32, rows, cols int, a, b, ra, rb []float32) {
+	Gemm(1, cols, rows, a, rows, S, cols, 0, ra, cols)
+	Gemm(1, cols, rows, b, rows, S, cols, 0, rb, cols)
 }
 
 // Axpy computes y += a·x (x at least as long as y).
