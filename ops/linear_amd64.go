@@ -356,8 +356,13 @@ func packedBlock(y, x, xp, wp []float32, w *weights, T, lo, hi int) {
 	linearTail(y, x, w.m, T, lo, hi, KL)
 }
 
-// parallelChunks runs f over [0, n) in chunks of the given size, handed out on demand to the workers of
-// parallelFor, so that a worker slowed down (by another process on its core, say) takes fewer chunks.
+// parallelChunks runs f over [0, n) in chunks of at most the given size, handed out on demand to the
+// workers of parallelFor, so that a worker slowed down (by another process on its core, say) takes fewer
+// chunks. Chunks shrink towards the end (to a share of what is left, down to minChunk), so that the
+// workers finish together: with fixed chunks the caller waited at the join for up to one chunk. With
+// splitTail (the batches), measured with temporary counters over 32-token bench-model decodes: the
+// caller's join wait per token 1.00 → 0.40 ms at f32, 0.64 → 0.23 ms at bf16; prefill-128 +0–6 % in
+// eight interleaved runs, decode within this VM's noise.
 func parallelChunks(n, chunk int, f func(lo, hi int)) {
 	nc := (n + chunk - 1) / chunk
 	if threads <= 1 || nc <= 1 {
@@ -367,14 +372,20 @@ func parallelChunks(n, chunk int, f func(lo, hi int)) {
 	var next atomic.Int64
 	parallelFor(min(threads, nc), func(int, int) {
 		for {
-			c := int(next.Add(1)) - 1
-			if c >= nc {
+			lo := int(next.Load())
+			if lo >= n {
 				return
 			}
-			f(c*chunk, min((c+1)*chunk, n))
+			hi := min(n, lo+max(min(chunk, (n-lo)/(2*threads)), min(chunk, minChunk)))
+			if next.CompareAndSwap(int64(lo), int64(hi)) {
+				f(lo, hi)
+			}
 		}
 	})
 }
+
+// minChunk is the smallest chunk parallelChunks hands out.
+const minChunk = 2
 
 // addTile adds the nt × nr corner of a 3 × 4 tile (row stride 4) to y at token t, row r.
 func addTile(y, tile []float32, t, r, nt, nr, R int) {

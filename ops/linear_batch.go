@@ -79,6 +79,7 @@ func LinearBatch(jobs []LinearJob) {
 		items = appendItems(items, j, jb.T, jb.W.Rows)
 		work += jb.T * jb.W.Rows * jb.W.Cols
 	}
+	items = splitTail(items, 2*threads)
 	if backend != nil { // an accelerator takes every product (see Backend)
 		for _, jb := range jobs {
 			Linear(jb.Y, jb.X, jb.W, jb.T)
@@ -111,6 +112,7 @@ func SwiGLUBatch(jobs []GLUJob) {
 		items = appendItems(items, j, jb.T, I)
 		work += 2 * jb.T * I * H
 	}
+	items = splitTail(items, 2*threads)
 	if backend != nil { // an accelerator takes every product (see Backend)
 		for _, jb := range jobs {
 			u := make([]float32, len(jb.Y))
@@ -151,6 +153,24 @@ func appendItems(items []batchItem, job, T, R int) []batchItem {
 	}
 	for lo := 0; lo < R; lo += step {
 		items = append(items, batchItem{job, lo, min(lo+step, R)})
+	}
+	return items
+}
+
+// tailRows is the size of the items splitTail cuts.
+const tailRows = 64
+
+// splitTail cuts the last n items into pieces of at most tailRows rows (multiples of 8, as linearRows
+// needs), so that the workers finish a batch together: with whole items the caller waited at the join
+// for up to one item (4 MB of f32 weights for an expert's gate and up rows).
+func splitTail(items []batchItem, n int) []batchItem {
+	start := max(0, len(items)-n)
+	tail := append([]batchItem(nil), items[start:]...)
+	items = items[:start]
+	for _, it := range tail {
+		for lo := it.lo; lo < it.hi; lo += tailRows {
+			items = append(items, batchItem{it.job, lo, min(lo+tailRows, it.hi)})
+		}
 	}
 	return items
 }

@@ -76,6 +76,31 @@ func TestParallelRunsEachIndexOnce(t *testing.T) {
 	}
 }
 
+// splitTail keeps every row of every job once and in order, cuts the last n items into pieces of at most
+// tailRows rows starting at multiples of 8, and leaves the items before them alone.
+func TestSplitTail(t *testing.T) {
+	var items []batchItem
+	for j, rows := range []int{512, 512, 2048, 40} {
+		items = appendItems(items, j, 1, rows)
+	}
+	orig := append([]batchItem(nil), items...)
+	for _, n := range []int{0, 1, 4, 100} {
+		got := splitTail(append([]batchItem(nil), orig...), n)
+		start := max(0, len(orig)-n)
+		require.Equal(t, orig[:start], got[:start], "n %d: items before the tail", n)
+		next := map[int]int{}
+		for i, it := range got {
+			require.Equal(t, next[it.job], it.lo, "n %d: item %d continues its job", n, i)
+			require.Zero(t, it.lo%8, "n %d: item %d starts at a multiple of 8", n, i)
+			if i >= start {
+				require.LessOrEqual(t, it.hi-it.lo, tailRows, "n %d: tail item %d", n, i)
+			}
+			next[it.job] = it.hi
+		}
+		require.Equal(t, map[int]int{0: 512, 1: 512, 2: 2048, 3: 40}, next, "n %d: every row once", n)
+	}
+}
+
 // BenchmarkForkStart measures how long after fork the last worker starts, with the caller busy for gap
 // before each region (the serial work between regions), on the pool and on fresh goroutines.
 func BenchmarkForkStart(b *testing.B) {
