@@ -89,8 +89,8 @@ func ProbeBandwidth(bytes int64, threads, passes int) Bandwidth {
 func SumKernel() string { return kernel }
 
 // WeightRead is a bandwidth probe over a model's own weights: threads goroutines sum their share of
-// every matrix the model holds (the same memory, page cache pages of the mapped checkpoint, that
-// decode streams), with Sum's kernel. Timed right before each decode run it gives the read rate of that
+// every matrix the model holds (the very memory decode streams: the mapped checkpoint's page-cache
+// pages, or its resident copy under --no-mmap), with Sum's kernel. Timed right before each decode run it gives the read rate of that
 // moment, so that the decode/limit ratio does not depend on how this shared machine's bandwidth drifted
 // between a probe and the run.
 type WeightRead struct {
