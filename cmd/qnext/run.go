@@ -192,7 +192,7 @@ func runRun(ctx context.Context, o *runOptions) (err error) {
 	}
 	ops.SetThreads(o.Threads)
 	s := &runSession{o: o}
-	if s.m, err = loadModel(o.Model, runtime.LoadOptions{Faults: o.Inject, Progress: loadProgress(o.Err)}); err != nil {
+	if s.m, err = loadModel(o.Model, runtime.LoadOptions{Faults: o.Inject, Progress: loadProgress(o.Err), ReadProgress: readProgress(o.Err)}); err != nil {
 		return err
 	}
 	defer s.m.Close()

@@ -11,7 +11,8 @@ import (
 // readResident reads the size bytes of f into private anonymous memory (advised for huge pages before
 // the first touch, so that the kernel can back it with 2 MiB pages) and makes it read-only, like a
 // mapping of the file. It is released with syscall.Munmap, as a mapping is.
-func readResident(f *os.File, size int64) ([]byte, error) {
+// progress, when not nil, is called after each chunk with the bytes read so far and size.
+func readResident(f *os.File, size int64, progress func(read, total int64)) ([]byte, error) {
 	data, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return nil, fmt.Errorf("resident copy of %d bytes: %w", size, err)
@@ -26,9 +27,13 @@ func readResident(f *os.File, size int64) ([]byte, error) {
 	}
 	const chunk = 64 << 20
 	for off := 0; off < len(data); off += chunk {
-		if _, err := f.ReadAt(data[off:min(off+chunk, len(data))], int64(off)); err != nil {
+		end := min(off+chunk, len(data))
+		if _, err := f.ReadAt(data[off:end], int64(off)); err != nil {
 			_ = syscall.Munmap(data)
 			return nil, fmt.Errorf("read at byte %d: %w", off, err)
+		}
+		if progress != nil {
+			progress(int64(end), size)
 		}
 	}
 	if err := unix.Mprotect(data, unix.PROT_READ); err != nil {
@@ -36,4 +41,22 @@ func readResident(f *os.File, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("resident copy: mprotect: %w", err)
 	}
 	return data, nil
+}
+
+// cumulativeProgress turns the progress of files read one after the other into progress over all of
+// them: total is the sum of their sizes, and a file's last call (read == its size) moves the base.
+func cumulativeProgress(paths []string, progress func(read, total int64)) func(read, size int64) {
+	var total int64
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			total += st.Size()
+		}
+	}
+	var base int64 // bytes of the files already read
+	return func(read, size int64) {
+		progress(base+read, total)
+		if read == size {
+			base += size
+		}
+	}
 }

@@ -199,6 +199,33 @@ func TestOpenDirSharded(t *testing.T) {
 	}
 }
 
+// TestResidentProgress checks that reading a sharded checkpoint into memory reports growing progress that
+// ends at the size of all its files.
+func TestResidentProgress(t *testing.T) {
+	dir := t.TempDir()
+	shard(t, dir, shard1, "a", "b")
+	shard(t, dir, shard2, "c")
+	writeIndex(t, dir, map[string]string{"a": shard1, "b": shard1, "c": shard2})
+	var total int64
+	for _, s := range []string{shard1, shard2} {
+		st, err := os.Stat(filepath.Join(dir, s))
+		require.NoError(t, err)
+		total += st.Size()
+	}
+	var calls [][2]int64
+	c, err := OpenDirWith(dir, OpenOptions{Resident: true, Progress: func(read, tot int64) { calls = append(calls, [2]int64{read, tot}) }})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NotEmpty(t, calls)
+	for i, cl := range calls {
+		require.Equal(t, total, cl[1], "call %d: total", i)
+		if i > 0 {
+			require.Greater(t, cl[0], calls[i-1][0], "call %d: read grows", i)
+		}
+	}
+	require.Equal(t, total, calls[len(calls)-1][0], "the last call has read everything")
+}
+
 // TestResidentIsACopy checks that a resident file does not follow later changes to the file on disk
 // (a mapping would), and that it is read-only like a mapping: a write faults.
 func TestResidentIsACopy(t *testing.T) {
