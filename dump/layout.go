@@ -64,7 +64,7 @@ type tensorWriter interface {
 
 func newTensorWriter(l Layout, dir string, noSync bool) tensorWriter {
 	if l == LayoutNPZ {
-		return &npzWriter{dir: dir, noSync: noSync, last: -1}
+		return &npzWriter{dir: dir, noSync: noSync}
 	}
 	return &filesWriter{dir: dir, noSync: noSync, made: map[int]bool{}}
 }
@@ -100,8 +100,7 @@ func (w *filesWriter) abort()       {}
 type npzWriter struct {
 	dir    string
 	noSync bool
-	step   int // step of the open archive (when f != nil)
-	last   int // highest step begun, -1 before the first; steps must come in increasing order
+	step   int // step of the open archive (when f != nil); steps come in increasing order (Recorder.write refuses others)
 	f      *os.File
 	bw     *bufio.Writer
 	zw     storeZip
@@ -111,10 +110,7 @@ type npzWriter struct {
 }
 
 func (w *npzWriter) add(e *Entry, t Tensor) error {
-	if step := e.Step; w.f == nil || step != w.step {
-		if step <= w.last {
-			return fmt.Errorf("node %s of step %d arrived after step %d began: the npz layout writes the steps in order", e.Name, step, w.last)
-		}
+	if w.f == nil || e.Step != w.step {
 		if w.f != nil {
 			if err := w.finish(); err != nil {
 				return err
@@ -158,7 +154,7 @@ func (w *npzWriter) open(step int) error {
 	if err != nil {
 		return err
 	}
-	w.f, w.tmp, w.step, w.last = f, f.Name(), step, step
+	w.f, w.tmp, w.step = f, f.Name(), step
 	if w.bw == nil {
 		w.bw = bufio.NewWriterSize(f, 1<<18)
 	} else {

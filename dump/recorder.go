@@ -269,7 +269,7 @@ func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
 	} else {
 		file, _ = stepFile(LayoutFiles, n.Step, n.Name)
 	}
-	shape := r.copyInts(n.Shape)
+	shape := arenaCopy(&r.ints, n.Shape)
 	if len(r.ents) == 0 || len(r.ents[len(r.ents)-1]) == entryChunk {
 		r.ents = append(r.ents, make([]Entry, 0, entryChunk))
 	}
@@ -284,7 +284,7 @@ func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
 		DType:  t.DType(),
 		File:   file,
 		Member: member,
-		Inputs: r.copyStrings(n.Inputs),
+		Inputs: arenaCopy(&r.strs, n.Inputs),
 	})
 	r.nents++
 	return r.queue(writeJob{e: &(*c)[len(*c)-1]}, v)
@@ -331,24 +331,16 @@ func (r *Recorder) flush() {
 	r.cur = nil
 }
 
-// copyInts returns a copy of x in the shape arena (capacity capped, so appends never share).
-func (r *Recorder) copyInts(x []int) []int {
-	if cap(r.ints)-len(r.ints) < len(x) {
-		r.ints = make([]int, 0, max(arenaChunk, len(x)))
+// arenaCopy returns a copy of x carved from *arena, starting a new chunk of at least arenaChunk elements
+// when the current one is full: one allocation per chunk instead of one per node. The copy's capacity is
+// capped, so appending to it never writes into the arena.
+func arenaCopy[T any](arena *[]T, x []T) []T {
+	if cap(*arena)-len(*arena) < len(x) {
+		*arena = make([]T, 0, max(arenaChunk, len(x)))
 	}
-	i := len(r.ints)
-	r.ints = append(r.ints, x...)
-	return r.ints[i:len(r.ints):len(r.ints)]
-}
-
-// copyStrings returns a copy of x in the inputs arena.
-func (r *Recorder) copyStrings(x []string) []string {
-	if cap(r.strs)-len(r.strs) < len(x) {
-		r.strs = make([]string, 0, max(arenaChunk, len(x)))
-	}
-	i := len(r.strs)
-	r.strs = append(r.strs, x...)
-	return r.strs[i:len(r.strs):len(r.strs)]
+	i := len(*arena)
+	*arena = append(*arena, x...)
+	return (*arena)[i:len(*arena):len(*arena)]
 }
 
 // checkNodeName refuses names that could escape the step directory or collide with temp files.

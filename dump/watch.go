@@ -144,7 +144,7 @@ func (w *Watch) Observe(n *runtime.Node, v runtime.Value) error {
 		clear(reuse)
 		w.cur, w.step = reuse, n.Step
 	}
-	s := summarize(n.Name, n.Step, w.copyShape(n.Shape), Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64})
+	s := summarize(n.Name, n.Step, arenaCopy(&w.ints, n.Shape), Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64})
 	w.cur[n.Name] = s
 	if s.NaN+s.Inf == 0 || w.first != nil {
 		return nextErr
@@ -154,16 +154,6 @@ func (w *Watch) Observe(n *runtime.Node, v runtime.Value) error {
 		return nextErr
 	}
 	return w.first
-}
-
-// copyShape copies a shape into the arena (one allocation per 1024 dimensions, not one per node).
-func (w *Watch) copyShape(x []int) []int {
-	if cap(w.ints)-len(w.ints) < len(x) {
-		w.ints = make([]int, 0, max(1024, len(x)))
-	}
-	i := len(w.ints)
-	w.ints = append(w.ints, x...)
-	return w.ints[i:len(w.ints):len(w.ints)]
 }
 
 // Err returns the first non-finite node seen, or nil.

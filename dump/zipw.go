@@ -58,39 +58,15 @@ func (z *storeZip) begin(name string, size uint64, crc uint32) error {
 			break
 		}
 	}
-	big := size >= zipMax
-	version := uint16(zipVersion20)
-	if big {
-		version = zipVersion45
+	var extra []uint64 // Zip64: original and compressed size
+	sz := uint32(size)
+	if size >= zipMax {
+		extra, sz = []uint64{size, size}, 0xffffffff
 	}
-	b := z.hdr[:0]
-	b = binary.LittleEndian.AppendUint32(b, zipLocalSig)
-	b = binary.LittleEndian.AppendUint16(b, version)
-	b = binary.LittleEndian.AppendUint16(b, flags)
-	b = binary.LittleEndian.AppendUint16(b, 0) // stored
-	b = binary.LittleEndian.AppendUint16(b, z.clock)
-	b = binary.LittleEndian.AppendUint16(b, z.date)
-	b = binary.LittleEndian.AppendUint32(b, crc)
-	if big {
-		b = binary.LittleEndian.AppendUint32(b, 0xffffffff)
-		b = binary.LittleEndian.AppendUint32(b, 0xffffffff)
-	} else {
-		b = binary.LittleEndian.AppendUint32(b, uint32(size))
-		b = binary.LittleEndian.AppendUint32(b, uint32(size))
-	}
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(name)))
-	if big {
-		b = binary.LittleEndian.AppendUint16(b, 20)
-	} else {
-		b = binary.LittleEndian.AppendUint16(b, 0)
-	}
+	b := binary.LittleEndian.AppendUint32(z.hdr[:0], zipLocalSig)
+	b = z.appendFileFields(b, flags, crc, sz, name, extra)
 	b = append(b, name...)
-	if big { // Zip64 extra: original and compressed size
-		b = binary.LittleEndian.AppendUint16(b, 1)
-		b = binary.LittleEndian.AppendUint16(b, 16)
-		b = binary.LittleEndian.AppendUint64(b, size)
-		b = binary.LittleEndian.AppendUint64(b, size)
-	}
+	b = appendZip64Extra(b, extra)
 	z.hdr = b
 	z.central(name, flags, size, crc)
 	z.off += uint64(len(b)) + size
@@ -109,41 +85,49 @@ func (z *storeZip) central(name string, flags uint16, size uint64, crc uint32) {
 	if z.off >= zipMax {
 		extra, off = append(extra, z.off), 0xffffffff
 	}
-	version := uint16(zipVersion20)
-	if len(extra) > 0 {
-		version = zipVersion45
-	}
-	c := z.cd
-	c = binary.LittleEndian.AppendUint32(c, zipCentralSig)
+	c := binary.LittleEndian.AppendUint32(z.cd, zipCentralSig)
 	c = binary.LittleEndian.AppendUint16(c, zipMadeBy)
-	c = binary.LittleEndian.AppendUint16(c, version)
-	c = binary.LittleEndian.AppendUint16(c, flags)
-	c = binary.LittleEndian.AppendUint16(c, 0) // stored
-	c = binary.LittleEndian.AppendUint16(c, z.clock)
-	c = binary.LittleEndian.AppendUint16(c, z.date)
-	c = binary.LittleEndian.AppendUint32(c, crc)
-	c = binary.LittleEndian.AppendUint32(c, sz) // compressed
-	c = binary.LittleEndian.AppendUint32(c, sz) // uncompressed
-	c = binary.LittleEndian.AppendUint16(c, uint16(len(name)))
-	xlen := 0
-	if len(extra) > 0 {
-		xlen = 4 + 8*len(extra)
-	}
-	c = binary.LittleEndian.AppendUint16(c, uint16(xlen))
+	c = z.appendFileFields(c, flags, crc, sz, name, extra)
 	c = binary.LittleEndian.AppendUint16(c, 0) // comment
 	c = binary.LittleEndian.AppendUint16(c, 0) // disk
 	c = binary.LittleEndian.AppendUint16(c, 0) // internal attributes
 	c = binary.LittleEndian.AppendUint32(c, zipFileMode)
 	c = binary.LittleEndian.AppendUint32(c, off)
 	c = append(c, name...)
+	z.cd = appendZip64Extra(c, extra)
+}
+
+// appendFileFields appends the fields that a local header and a central directory record share (APPNOTE
+// 4.3.7, 4.3.12): the version needed (4.5 when there are Zip64 fields), flags, method (stored), time,
+// date, CRC-32, compressed and uncompressed size (sz for both), name length and extra field length.
+func (z *storeZip) appendFileFields(b []byte, flags uint16, crc, sz uint32, name string, extra []uint64) []byte {
+	version, xlen := uint16(zipVersion20), 0
 	if len(extra) > 0 {
-		c = binary.LittleEndian.AppendUint16(c, 1)
-		c = binary.LittleEndian.AppendUint16(c, uint16(8*len(extra)))
-		for _, v := range extra {
-			c = binary.LittleEndian.AppendUint64(c, v)
-		}
+		version, xlen = zipVersion45, 4+8*len(extra)
 	}
-	z.cd = c
+	b = binary.LittleEndian.AppendUint16(b, version)
+	b = binary.LittleEndian.AppendUint16(b, flags)
+	b = binary.LittleEndian.AppendUint16(b, 0) // stored
+	b = binary.LittleEndian.AppendUint16(b, z.clock)
+	b = binary.LittleEndian.AppendUint16(b, z.date)
+	b = binary.LittleEndian.AppendUint32(b, crc)
+	b = binary.LittleEndian.AppendUint32(b, sz) // compressed
+	b = binary.LittleEndian.AppendUint32(b, sz) // uncompressed
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(name)))
+	return binary.LittleEndian.AppendUint16(b, uint16(xlen))
+}
+
+// appendZip64Extra appends the Zip64 extended information extra field holding vals (nothing when empty).
+func appendZip64Extra(b []byte, vals []uint64) []byte {
+	if len(vals) == 0 {
+		return b
+	}
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, uint16(8*len(vals)))
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
 }
 
 // close writes the central directory and the end records.
