@@ -184,20 +184,27 @@ func (w *weights) nextPanel(r, hi int) int {
 func linearAsm(y, x []float32, m *Mat, T int) {
 	R, K := m.Rows, m.Cols
 	w := newWeights(m)
-	KL := K &^ (w.k.lanes - 1) // columns done by the kernels
-	if T >= packMinT && KL > 0 {
-		nb := (T + maxTBlock - 1) / maxTBlock
-		tb := (T + nb - 1) / nb
-		for t0 := 0; t0 < T; t0 += tb {
-			t1 := min(t0+tb, T)
-			linearPacked(y[t0*R:t1*R], x[t0*K:t1*K], &w, t1-t0)
-		}
+	if usePacked(&w, T) {
+		tokenBlocks(T, func(t0, t1 int) { linearPacked(y[t0*R:t1*R], x[t0*K:t1*K], &w, t1-t0) })
 		return
 	}
 	groups := (R + 7) / 8 // rows in groups of 8
 	parallelChunks(groups, max(8, groups/(8*threads)), func(glo, ghi int) {
 		streamRows(y, x, &w, T, glo*8, min(ghi*8, R))
 	})
+}
+
+// usePacked reports whether T tokens take the packed path: a prefill-sized T and at least one lane
+// multiple of columns for the kernels.
+func usePacked(w *weights, T int) bool { return T >= packMinT && w.m.Cols >= w.k.lanes }
+
+// tokenBlocks calls f on [0, T) cut into the fewest blocks of at most maxTBlock tokens, of even sizes.
+func tokenBlocks(T int, f func(t0, t1 int)) {
+	nb := (T + maxTBlock - 1) / maxTBlock
+	tb := (T + nb - 1) / nb
+	for t0 := 0; t0 < T; t0 += tb {
+		f(t0, min(t0+tb, T))
+	}
 }
 
 // newWeights describes m for the kernels; a W holding fewer values than [Rows, Cols] is a programmer

@@ -19,14 +19,10 @@ func linearRows(y, x []float32, m *Mat, T, lo, hi int, sc *batchScratch) {
 	}
 	R, K := m.Rows, m.Cols
 	w := newWeights(m)
-	KL := K &^ (w.k.lanes - 1)
-	if T >= packMinT && KL > 0 {
-		nb := (T + maxTBlock - 1) / maxTBlock
-		tb := (T + nb - 1) / nb
-		for t0 := 0; t0 < T; t0 += tb {
-			t1 := min(t0+tb, T)
+	if usePacked(&w, T) {
+		tokenBlocks(T, func(t0, t1 int) {
 			packedRows(y[t0*R:t1*R], x[t0*K:t1*K], &w, t1-t0, lo, hi, sc, xKey{&x[0], K, t0, t1})
-		}
+		})
 		return
 	}
 	streamRows(y, x, &w, T, lo, hi)
