@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"math"
-	"sort"
 
 	"github.com/qnext/qnext/ops"
 )
@@ -62,13 +61,10 @@ func (p *pass) route(logits, probs []float32, T, E, k int) ([]int64, []float32) 
 	f := p.m.faults
 	norm := p.m.Cfg.NormTopkProb && !f.has(FaultTopKNoRenorm)
 	ids, weights := make([]int64, T*k), p.alloc(T*k)
-	order := make([]int, E)
+	order := make([]int, 0, k)
 	for t := 0; t < T; t++ {
 		pr := probs[t*E : (t+1)*E]
-		for e := range order {
-			order[e] = e
-		}
-		sort.SliceStable(order, func(a, b int) bool { return pr[order[a]] > pr[order[b]] })
+		order = topIDs(pr, k, order)
 		var sum float32
 		for j := 0; j < k; j++ {
 			e := order[j]

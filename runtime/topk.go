@@ -22,10 +22,21 @@ func TopK(row []float32, k int) []Candidate {
 	for _, v := range row {
 		z += math.Exp(float64(v) - mx)
 	}
-	// One pass keeping the best k ids in order (k is small: a full sort of a 152k vocabulary per decode
-	// step would cost more than the step's sampling); ids are visited in ascending order and only a
-	// strictly larger logit moves ahead, so ties keep the lower id first.
-	best := make([]int, 0, k)
+	best := topIDs(row, k, nil)
+	out := make([]Candidate, len(best))
+	for j, i := range best {
+		out[j] = Candidate{ID: int64(i), Logit: row[i], Prob: math.Exp(float64(row[i])-mx) / z}
+	}
+	return out
+}
+
+// topIDs returns the indices of the k largest values of row, largest first (ties: lower index first),
+// appended to best[:0]. One pass keeping the best k in order (k is small: a full sort of a 152k
+// vocabulary per decode step would cost more than the step's sampling); indices are visited in
+// ascending order and only a strictly larger value moves ahead, so ties keep the lower index first.
+func topIDs(row []float32, k int, best []int) []int {
+	k = min(k, len(row))
+	best = best[:0]
 	for i, v := range row {
 		if len(best) == k && v <= row[best[k-1]] {
 			continue
@@ -41,9 +52,5 @@ func TopK(row []float32, k int) []Candidate {
 		}
 		best[j] = i
 	}
-	out := make([]Candidate, len(best))
-	for j, i := range best {
-		out[j] = Candidate{ID: int64(i), Logit: row[i], Prob: math.Exp(float64(row[i])-mx) / z}
-	}
-	return out
+	return best
 }
