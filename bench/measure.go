@@ -299,20 +299,32 @@ type Instrumentation struct {
 	EndToEnd EndToEnd `json:"end_to_end"`
 }
 
-// overhead times once(nil), once(WantAll) and once(Dumping(dir, layout)) for each dir and layout,
-// interleaved.
-func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, error), dirs []string, layouts []dump.Layout) (Overhead, error) {
-	o := Overhead{}
-	variants := []func() (time.Duration, error){once(nil), once(WantAll)}
+// dumpCase is one parent directory (with its filesystem type) and layout that dumps are measured in.
+type dumpCase struct {
+	dir, fs string
+	layout  dump.Layout
+}
+
+// dumpCases lists every directory and layout, directory-major.
+func dumpCases(dirs []string, layouts []dump.Layout) []dumpCase {
+	var cs []dumpCase
 	for _, dir := range dirs {
+		fs := FSType(dir)
 		for _, l := range layouts {
-			o.Dumps = append(o.Dumps, DumpCost{Dir: dir, FS: FSType(dir), Layout: l.String()})
+			cs = append(cs, dumpCase{dir, fs, l})
 		}
 	}
-	for i := range o.Dumps {
+	return cs
+}
+
+// overhead times once(nil), once(WantAll) and once(Dumping(dir, layout)) for each case, interleaved.
+func overhead(r Reps, tokens int, once func(Observing) func() (time.Duration, error), cases []dumpCase) (Overhead, error) {
+	o := Overhead{Dumps: make([]DumpCost, len(cases))}
+	variants := []func() (time.Duration, error){once(nil), once(WantAll)}
+	for i, c := range cases {
 		d := &o.Dumps[i]
-		l, _ := dump.ParseLayout(d.Layout)
-		variants = append(variants, once(Dumping(d.Dir, l, &d.Bytes, &d.Files)))
+		*d = DumpCost{Dir: c.dir, FS: c.fs, Layout: c.layout.String()}
+		variants = append(variants, once(Dumping(c.dir, c.layout, &d.Bytes, &d.Files)))
 	}
 	ps, err := interleave(r, tokens, variants...)
 	if err != nil {
@@ -335,15 +347,16 @@ func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, deco
 	if layouts == nil {
 		layouts = Layouts
 	}
+	cases := dumpCases(dirs, layouts)
 	var err error
 	if in.Prefill, err = overhead(r, len(prefill), func(mk Observing) func() (time.Duration, error) {
 		return prefillOnce(m, prefill, mk)
-	}, dirs, layouts); err != nil {
+	}, cases); err != nil {
 		return in, fmt.Errorf("bench: prefill instrumentation: %w", err)
 	}
 	if in.Decode, err = overhead(r, len(decode), func(mk Observing) func() (time.Duration, error) {
 		return decodeOnce(m, decode, mk)
-	}, dirs, layouts); err != nil {
+	}, cases); err != nil {
 		return in, fmt.Errorf("bench: decode instrumentation: %w", err)
 	}
 	e := &in.EndToEnd
@@ -361,22 +374,18 @@ func MeasureInstrumentation(ctx context.Context, m *runtime.Model, prefill, deco
 			return time.Since(start), err
 		},
 	}
-	for _, base := range dirs {
-		for _, l := range layouts {
-			e.Dumps = append(e.Dumps, EndToEndDump{Dir: base, FS: FSType(base), Layout: l.String()})
-		}
-	}
-	for i := range e.Dumps {
+	e.Dumps = make([]EndToEndDump, len(cases))
+	for i, c := range cases {
 		d := &e.Dumps[i]
-		l, _ := dump.ParseLayout(d.Layout)
+		*d = EndToEndDump{Dir: c.dir, FS: c.fs, Layout: c.layout.String()}
 		variants = append(variants, func() (time.Duration, error) {
-			dir, err := os.MkdirTemp(d.Dir, "qnext-bench-dump-")
+			dir, err := os.MkdirTemp(c.dir, "qnext-bench-dump-")
 			if err != nil {
 				return 0, err
 			}
 			defer os.RemoveAll(dir)
 			start := time.Now()
-			_, err = check.Dump(ctx, m, dir, steps, len(decode), check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Layout: l}})
+			_, err = check.Dump(ctx, m, dir, steps, len(decode), check.DumpOptions{Recorder: dump.RecorderOptions{NoSync: true, Layout: c.layout}})
 			t := time.Since(start)
 			if d.Bytes == 0 {
 				d.Bytes, _ = dirBytes(dir)
