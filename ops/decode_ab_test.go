@@ -2,10 +2,10 @@ package ops_test
 
 import (
 	"os"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/qnext/qnext/bench"
 	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime"
 )
@@ -27,10 +27,7 @@ func BenchmarkDecodeAB(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	ids := make([]int64, 48)
-	for i := range ids {
-		ids[i] = int64((977*i + 31) % m.Cfg.VocabSize)
-	}
+	ids := bench.TokenIDs(48, m.Cfg.VocabSize)
 	variants := []struct {
 		name             string
 		pool, gemv, lin8 bool
@@ -65,7 +62,6 @@ func BenchmarkDecodeAB(b *testing.B) {
 		}
 	}
 	for i, v := range variants {
-		slices.Sort(tok[i])
-		b.ReportMetric(tok[i][len(tok[i])/2], v.name+"-tok/s")
+		b.ReportMetric(bench.Median(tok[i]), v.name+"-tok/s")
 	}
 }

@@ -2,10 +2,10 @@ package runtime_test
 
 import (
 	"os"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/qnext/qnext/bench"
 	"github.com/qnext/qnext/runtime"
 )
 
@@ -13,8 +13,9 @@ import (
 // (LoadOptions.Resident, qnext --no-mmap), interleaved in one process (this VM's memory bandwidth drifts
 // by ±15 % between runs): the model is loaded both ways, and each of 15 rounds runs 32 one-token forward
 // calls on a fresh state with each, in alternating order. It reports the median tok/s of each, their
-// ratio and the share of rounds in which the resident copy was faster. The model is $QNEXT_BENCH_MODEL,
-// e.g. a bench model that scripts/bench caches:
+// ratio, the share of rounds in which the resident copy was faster, and how long the resident load took
+// (the files are in the page cache by then: the mapped load read them first). The model is
+// $QNEXT_BENCH_MODEL, e.g. a bench model that scripts/bench caches:
 //
 //	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench ResidentAB -benchtime 1x
 func BenchmarkResidentAB(b *testing.B) {
@@ -23,27 +24,23 @@ func BenchmarkResidentAB(b *testing.B) {
 		b.Skip("set QNEXT_BENCH_MODEL to a model directory (scripts/bench caches the bench model under ${QNEXT_CACHE:-~/.cache/qnext}/bench/{F32,BF16,F16})")
 	}
 	var models [2]*runtime.Model // mapped, resident
+	var loadS float64
 	for i := range models {
+		t0 := time.Now()
 		m, err := runtime.Load(dir, runtime.LoadOptions{Resident: i == 1})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer m.Close()
-		models[i] = m
+		models[i], loadS = m, time.Since(t0).Seconds()
 	}
-	ids := make([]int64, 32)
-	for i := range ids {
-		ids[i] = int64((977*i + 31) % models[0].Cfg.VocabSize)
-	}
+	ids := bench.TokenIDs(32, models[0].Cfg.VocabSize)
 	decode := func(m *runtime.Model) float64 {
-		st := m.NewState()
-		t0 := time.Now()
-		for i := range ids {
-			if _, err := m.Forward(st, ids[i:i+1], nil); err != nil {
-				b.Fatal(err)
-			}
+		p, err := bench.Decode(m, ids, bench.Reps{Min: 1}, nil)
+		if err != nil {
+			b.Fatal(err)
 		}
-		return float64(len(ids)) / time.Since(t0).Seconds()
+		return p.TokPerS
 	}
 	decode(models[0]) // fault the mapped weights in
 	decode(models[1])
@@ -63,9 +60,9 @@ func BenchmarkResidentAB(b *testing.B) {
 			rounds++
 		}
 	}
-	med := func(x []float64) float64 { s := slices.Clone(x); slices.Sort(s); return s[len(s)/2] }
-	b.ReportMetric(med(tok[0]), "mapped-tok/s")
-	b.ReportMetric(med(tok[1]), "resident-tok/s")
-	b.ReportMetric(med(tok[1])/med(tok[0]), "resident/mapped")
+	b.ReportMetric(bench.Median(tok[0]), "mapped-tok/s")
+	b.ReportMetric(bench.Median(tok[1]), "resident-tok/s")
+	b.ReportMetric(bench.Median(tok[1])/bench.Median(tok[0]), "resident/mapped")
 	b.ReportMetric(float64(faster)/float64(rounds), "resident-faster-share")
+	b.ReportMetric(loadS, "resident-load-s")
 }
