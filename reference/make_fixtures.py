@@ -17,14 +17,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import export
+from . import export, hf_to_gguf
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT_LEN, DECODE_STEPS = 80, 4
 
+# GGUF conversions of a checkpoint (file, --outtype, --legacy-ssm-in) for qnext's GGUF loader tests.
+GGUFS = (("tiny-f32.gguf", "f32", False), ("tiny-bf16-legacy.gguf", "bf16", True))
+
 MODELS = {
     # layers 0-2 linear attention, 3 full attention; every layer MoE.
-    "tiny": dict(seed=1234, dtypes=("float32", "bfloat16"), embed_std=1.0, config=dict(
+    "tiny": dict(seed=1234, dtypes=("float32", "bfloat16"), embed_std=1.0, gguf=GGUFS, config=dict(
         vocab_size=1024, hidden_size=64, intermediate_size=48, num_hidden_layers=4,
         layer_types=["linear_attention"] * 3 + ["full_attention"],
         num_attention_heads=4, num_key_value_heads=2, head_dim=32,
@@ -119,6 +122,9 @@ def build(name: str, out_root: Path) -> None:
         if manifest["missing"]:
             raise AssertionError(f"{name}/{sub}: missing nodes {manifest['missing'][:5]}")
         summary(name, sub, manifest)
+    for file, outtype, legacy in spec.get("gguf", ()):
+        (root / "gguf").mkdir(exist_ok=True)
+        hf_to_gguf.convert(root / "model", root / "gguf" / file, outtype, legacy)
 
 
 def summary(name: str, sub: str, manifest: dict) -> None:

@@ -39,7 +39,7 @@ func (m *Model) Identity() (Identity, error) {
 
 func (m *Model) computeIdentity() (Identity, error) {
 	var id Identity
-	if m.Dir != "" {
+	if m.Dir != "" && !isFile(m.Dir) { // a GGUF file has no config.json
 		b, err := os.ReadFile(filepath.Join(m.Dir, "config.json"))
 		if err != nil {
 			return id, fmt.Errorf("runtime: identity: %w", err)
@@ -48,6 +48,11 @@ func (m *Model) computeIdentity() (Identity, error) {
 		id.ConfigSHA256 = hex.EncodeToString(sum[:])
 	}
 	h := sha256.New()
+	if g, ok := m.src.(*ggufSource); ok {
+		g.hashWeights(h)
+		id.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
+		return id, nil
+	}
 	for _, name := range m.src.Names() {
 		t, _ := m.src.Lookup(name)
 		dims := make([]string, len(t.Shape))
@@ -59,6 +64,12 @@ func (m *Model) computeIdentity() (Identity, error) {
 	}
 	id.WeightsSHA256 = hex.EncodeToString(h.Sum(nil))
 	return id, nil
+}
+
+// isFile reports whether path is a regular file (a GGUF model) rather than a checkpoint directory.
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // WeightsDType returns the storage dtype of the checkpoint's matrices as torch names it

@@ -14,7 +14,7 @@ import (
 
 // identityCachePath returns where the identity of the checkpoint in dir is cached:
 // ${QNEXT_CACHE:-~/.cache/qnext}/identity/<sha256 of the absolute paths, sizes and mtimes of
-// config.json and every *.safetensors file>.json, or "" when dir is unknown or unreadable.
+// config.json and every *.safetensors file, or of the GGUF file>.json, or "" when dir is unknown or unreadable.
 func identityCachePath(dir string) string {
 	if dir == "" {
 		return ""
@@ -23,8 +23,11 @@ func identityCachePath(dir string) string {
 	if err != nil {
 		return ""
 	}
-	files, _ := filepath.Glob(filepath.Join(abs, "*.safetensors"))
-	files = append(files, filepath.Join(abs, "config.json"))
+	files := []string{abs} // a GGUF file
+	if !isFile(abs) {
+		files, _ = filepath.Glob(filepath.Join(abs, "*.safetensors"))
+		files = append(files, filepath.Join(abs, "config.json"))
+	}
 	sort.Strings(files)
 	h := sha256.New()
 	for _, f := range files {

@@ -3,10 +3,12 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/qnext/qnext/ops"
+	"github.com/qnext/qnext/runtime/gguf"
 	"github.com/qnext/qnext/runtime/safetensors"
 )
 
@@ -90,8 +92,12 @@ type MLP struct {
 	GateProj, UpProj, DownProj *ops.Mat // [I, H], [I, H], [H, I]
 }
 
-// Load reads a Hugging Face checkpoint directory (config.json + safetensors, sharded or not).
+// Load reads a Hugging Face checkpoint directory (config.json + safetensors, sharded or not), or, when
+// path is a file, a GGUF file (LoadGGUF).
 func Load(dir string, opts LoadOptions) (*Model, error) {
+	if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+		return LoadGGUF(dir, opts)
+	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -110,6 +116,39 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("runtime: %s: %w", dir, err)
 	}
 	m.Dir = dir
+	return m, nil
+}
+
+// LoadGGUF reads a qwen3next GGUF file with F32, F16 or BF16 tensors (what llama.cpp's converter writes
+// before quantization): the configuration comes from its metadata and the tensors are mapped back to
+// their Hugging Face names and meanings (docs/gguf.md), so the model runs and names its nodes exactly as
+// one loaded from the checkpoint the file was converted from.
+func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
+	faults, err := parseFaults(opts.Faults)
+	if err != nil {
+		return nil, err
+	}
+	f, err := gguf.Open(path, gguf.Options{Resident: opts.Resident, Progress: opts.ReadProgress})
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	fail := func(err error) (*Model, error) {
+		f.Close()
+		return nil, fmt.Errorf("runtime: %s: %w", path, err)
+	}
+	cfg, err := ConfigFromGGUF(f)
+	if err != nil {
+		return fail(err)
+	}
+	src, err := newGGUFSource(f, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := fromSource(cfg, src, faults, opts.Progress)
+	if err != nil {
+		return fail(err)
+	}
+	m.Dir = path
 	return m, nil
 }
 
@@ -150,7 +189,7 @@ func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(do
 		}
 	}
 	if extra := b.unused(ignoredTensor); len(extra) > 0 {
-		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", extra[0], len(extra))
+		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", b.display(extra[0]), len(extra))
 	}
 	m.rope = newRopeTable(cfg)
 	m.buildNodes()
@@ -163,10 +202,14 @@ func (b *binder) norm(name string, n int, noPlusOne bool) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !noPlusOne {
-		for i := range w {
-			w[i] = 1 + w[i]
-		}
+	if noPlusOne {
+		return w, nil
+	}
+	if v, ok := b.effective(name); ok {
+		return v, nil
+	}
+	for i := range w {
+		w[i] = 1 + w[i]
 	}
 	return w, nil
 }
@@ -223,10 +266,14 @@ func bindGDN(b *binder, cfg *Config, p string, faults faultSet) (*GatedDeltaNet,
 		return nil, err
 	}
 	g.NegA = make([]float32, nv)
+	stored, ok := b.effective(p + "A_log")
 	for h, a := range aLog {
-		if faults.has(FaultALogNoExp) {
+		switch {
+		case faults.has(FaultALogNoExp):
 			g.NegA[h] = -a
-		} else {
+		case ok:
+			g.NegA[h] = stored[h]
+		default:
 			g.NegA[h] = -float32(math.Exp(float64(a)))
 		}
 	}

@@ -53,18 +53,40 @@ func newBinder(src TensorSource) *binder { return &binder{src: src, used: map[st
 func (b *binder) raw(name string, shape ...int) (*safetensors.Tensor, error) {
 	t, ok := b.src.Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("missing tensor %s (want shape %v)", name, shape)
+		return nil, fmt.Errorf("missing tensor %s (want shape %v)", b.display(name), shape)
 	}
 	b.used[name] = true
 	if !slices.Equal(t.Shape, shape) {
-		return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape)
+		return nil, fmt.Errorf("tensor %s has shape %v, want %v", b.display(name), t.Shape, shape)
 	}
 	switch t.DType {
 	case "F32", "BF16", "F16":
 	default:
-		return nil, fmt.Errorf("tensor %s has dtype %s, not supported (F32, BF16, F16)", name, t.DType)
+		return nil, fmt.Errorf("tensor %s has dtype %s, not supported (F32, BF16, F16)", b.display(name), t.DType)
 	}
 	return t, nil
+}
+
+// effective returns the values the runtime would compute from tensor name (1+w of a norm, −exp(A_log))
+// when the source stores them in that form (a GGUF file), so that they are used as stored.
+func (b *binder) effective(name string) ([]float32, bool) {
+	if s, ok := b.src.(interface {
+		effectiveValues(hf string) ([]float32, bool)
+	}); ok {
+		return s.effectiveValues(name)
+	}
+	return nil, false
+}
+
+// display names a tensor in messages: its HF name, after the source's own name for it when the source
+// stores it under another (a GGUF file's blk.0.ssm_out.weight).
+func (b *binder) display(name string) string {
+	if s, ok := b.src.(interface{ sourceName(hf string) string }); ok {
+		if o := s.sourceName(name); o != "" && o != name {
+			return o + " (" + name + ")"
+		}
+	}
+	return name
 }
 
 // has reports whether the source holds name.

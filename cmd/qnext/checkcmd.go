@@ -37,7 +37,7 @@ without dumping all of it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd.Context(), cmd.OutOrStdout(), o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Model, "model", "", "checkpoint directory")
+	f.StringVar(&o.Model, "model", "", "checkpoint directory or GGUF file")
 	f.StringVar(&o.Ref, "ref", "", "reference dump directory")
 	f.StringVar(&o.Out, "out", "", "keep the candidate dumps in this directory (default: a temporary one, removed)")
 	f.BoolVar(&o.TwoPass, "two-pass", false, "layer boundaries first, then every node of the first diverging layer")

@@ -16,8 +16,10 @@ import (
 )
 
 const (
-	tinyModel = "../../fixtures/tiny/model"
-	tinyRef   = "../../fixtures/tiny/ref"
+	tinyModel    = "../../fixtures/tiny/model"
+	tinyRef      = "../../fixtures/tiny/ref"
+	tinyGGUF     = "../../fixtures/tiny/gguf/tiny-f32.gguf"
+	tinyGGUFBF16 = "../../fixtures/tiny/gguf/tiny-bf16-legacy.gguf"
 )
 
 // qnext runs the CLI in-process and returns its exit code, stdout and stderr.
@@ -92,6 +94,13 @@ func TestCLI(t *testing.T) {
 		{name: "check two-pass", args: []string{"check", "--model", tinyModel, "--ref", tinyRef, "--two-pass", "--inject", "rope-gptj"}, code: 1,
 			stdout: []string{"pass 2: every node of layer 3", "first divergence: step 0 model.layers.3.self_attn.q_rope"}},
 		{name: "check passes", args: []string{"check", "--model", tinyModel, "--ref", tinyRef}, stdout: []string{"PASS: 705 nodes"}},
+		{name: "check GGUF passes", args: []string{"check", "--model", tinyGGUF, "--ref", tinyRef},
+			stdout: []string{"PASS: 705 nodes", "model.weights_sha256 differs"}},
+		{name: "check bf16 GGUF fails at the embedding", args: []string{"check", "--model", tinyGGUFBF16, "--ref", tinyRef}, code: 1,
+			stdout: []string{"first divergence: step 0 model.embed_tokens"}},
+		{name: "run GGUF needs a tokenizer", args: []string{"run", "--model", tinyGGUF, "--prompt", "hi"}, code: 2,
+			stderr: []string{"tiny-f32.gguf is a GGUF file, whose tokenizer qnext does not read (pass --tokenizer DIR or use --ids)"}},
+		{name: "run GGUF ids", args: []string{"run", "--model", tinyGGUF, "--ids", "1,2,3", "--max-tokens", "2"}, stdout: []string{"generated: "}},
 		{name: "inspect", args: []string{"inspect", d1}, stdout: []string{"steps: 0 prefill", "model.layers.3.self_attn.q_rope"}},
 		{name: "compare self", args: []string{"compare", d1, d1}, stdout: []string{"PASS"}},
 		{name: "gate other prompt length", args: []string{"gate", d1, tinyRef}, code: 3, stdout: []string{"input_ids (SHAPE"}},

@@ -136,7 +136,7 @@ printed and the exit code is 130 (a second Ctrl-C kills at once).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors)")
+	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16)")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a directory with it (default: the model directory)")
 	f.StringVar(&o.Prompt, "prompt", "", "prompt text (raw, or the user turn with --chat)")
 	f.BoolVar(&o.Chat, "chat", false, "use the chat template; without --prompt, chat interactively on stdin")
@@ -252,17 +252,41 @@ func (o *runOptions) check() error {
 	return nil
 }
 
+// sideFile returns the path of a file that comes with the checkpoint (name "": its directory): in the
+// model directory, or, for a GGUF file, in --tokenizer's directory when given; "" when there is none (a
+// GGUF file holds no tokenizer.json or generation_config.json that qnext reads).
+func (o *runOptions) sideFile(name string) string {
+	dir := o.Model
+	if st, err := os.Stat(o.Model); err == nil && st.Mode().IsRegular() {
+		dir = ""
+		if o.Tokenizer != "" {
+			dir = o.Tokenizer
+			if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+				dir = filepath.Dir(dir)
+			}
+		}
+	}
+	if dir == "" || name == "" {
+		return dir
+	}
+	return filepath.Join(dir, name)
+}
+
 // openRunTokenizer loads --tokenizer, or the model directory's tokenizer.json when present; nil
 // without one (only --ids works then).
 func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 	src := o.Tokenizer
 	if src == "" {
-		src = o.Model
-		if _, err := os.Stat(filepath.Join(src, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) {
+		src = o.sideFile("")
+		if _, err := os.Stat(o.sideFile("tokenizer.json")); src == "" || errors.Is(err, fs.ErrNotExist) {
 			if o.IDs != "" {
 				return nil, nil
 			}
-			return nil, fmt.Errorf("run: --prompt and --chat need a tokenizer: no tokenizer.json in %s (pass --tokenizer DIR or use --ids)", src)
+			where := "no tokenizer.json in " + src
+			if src == "" {
+				where = o.Model + " is a GGUF file, whose tokenizer qnext does not read"
+			}
+			return nil, fmt.Errorf("run: --prompt and --chat need a tokenizer: %s (pass --tokenizer DIR or use --ids)", where)
 		}
 	}
 	tk, err := tokenizer.Open(src)
@@ -270,7 +294,7 @@ func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 		return nil, err
 	}
 	if o.Tokenizer != "" {
-		eos, err := tokenizer.ReadGenerationEOS(filepath.Join(o.Model, "generation_config.json"))
+		eos, err := tokenizer.ReadGenerationEOS(o.sideFile("generation_config.json"))
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +305,7 @@ func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 
 // generateOptions merges the checkpoint's generation config with the flags.
 func (o *runOptions) generateOptions(m *runtime.Model, tk *tokenizer.Tokenizer) (generate.Options, error) {
-	s, err := generate.ReadGenerationConfig(filepath.Join(o.Model, "generation_config.json"))
+	s, err := generate.ReadGenerationConfig(o.sideFile("generation_config.json"))
 	if err != nil {
 		return generate.Options{}, err
 	}
@@ -312,7 +336,7 @@ func (o *runOptions) generateOptions(m *runtime.Model, tk *tokenizer.Tokenizer) 
 	if tk != nil {
 		eos = append(eos, tk.EOSIDs()...)
 	} else {
-		gen, err := tokenizer.ReadGenerationEOS(filepath.Join(o.Model, "generation_config.json"))
+		gen, err := tokenizer.ReadGenerationEOS(o.sideFile("generation_config.json"))
 		if err != nil {
 			return generate.Options{}, err
 		}

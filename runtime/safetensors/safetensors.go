@@ -19,7 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
+
+	"github.com/qnext/qnext/internal/mapfile"
 )
 
 // Tensor is one tensor of a checkpoint. Data aliases the file's mapping (or its resident copy): do not
@@ -100,31 +101,13 @@ func Open(path string) (*File, error) { return OpenWith(path, OpenOptions{}) }
 
 // OpenWith opens one safetensors file as o says and validates its header.
 func OpenWith(path string, o OpenOptions) (*File, error) {
-	f, err := os.Open(path)
+	data, err := mapfile.Open(path, 8, mapfile.Options{Resident: o.Resident, Progress: o.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	size := st.Size()
-	if size < 8 {
-		return nil, fmt.Errorf("safetensors: %s: file is %d bytes, too short for a header", path, size)
-	}
-	var data []byte
-	if o.Resident {
-		data, err = readResident(f, size, o.Progress)
-	} else {
-		data, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
 	file, err := parse(path, data)
 	if err != nil {
-		_ = syscall.Munmap(data)
+		_ = mapfile.Close(&data)
 		return nil, err
 	}
 	return file, nil
@@ -187,14 +170,7 @@ func parse(path string, data []byte) (*File, error) {
 }
 
 // Close unmaps the file (or frees its resident copy); its tensors must not be used afterwards.
-func (f *File) Close() error {
-	if f.data == nil {
-		return nil
-	}
-	err := syscall.Munmap(f.data)
-	f.data = nil
-	return err
-}
+func (f *File) Close() error { return mapfile.Close(&f.data) }
 
 // Checkpoint is a set of safetensors files seen as one name → tensor map.
 type Checkpoint struct {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Convert a Hugging Face Qwen3-Next checkpoint (config.json + safetensors) to a GGUF that llama.cpp's
-`qwen3next` architecture loads, for scripts/bench --vs-llamacpp.
+`qwen3next` architecture loads: for scripts/bench --vs-llamacpp, and for the GGUF fixtures that qnext's
+GGUF loader is tested on (fixtures/tiny/gguf, docs/gguf.md).
 
     hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|auto]
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package safetensors
+package mapfile
 
 // adviseHugePages does nothing where transparent huge pages cannot be asked for.
 func adviseHugePages([]byte) {}

@@ -1,4 +1,4 @@
-package safetensors
+package mapfile
 
 import "golang.org/x/sys/unix"
 

@@ -1,0 +1,140 @@
+package gguf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// KV is one metadata pair, for Write.
+type KV struct {
+	Key   string
+	Value Value
+}
+
+// WriteTensor is one tensor for Write: Ne in ggml order, Data its bytes.
+type WriteTensor struct {
+	Name string
+	Type Type
+	Ne   []uint64
+	Data []byte
+}
+
+// StringValue, Uint32Value, Float32Value and BoolValue make metadata values for Write.
+func StringValue(s string) Value { return Value{Type: TypeString, str: s} }
+func Uint32Value(v uint32) Value { return Value{Type: TypeUint32, bits: uint64(v)} }
+func Float32Value(v float32) Value {
+	return Value{Type: TypeFloat32, bits: uint64(math.Float32bits(v))}
+}
+func BoolValue(v bool) Value {
+	x := Value{Type: TypeBool}
+	if v {
+		x.bits = 1
+	}
+	return x
+}
+
+// KVs returns the file's metadata in file order (arrays of strings come back without their elements,
+// which Write refuses).
+func (f *File) KVs() []KV {
+	out := make([]KV, len(f.Keys))
+	for i, k := range f.Keys {
+		out[i] = KV{k, f.KV[k]}
+	}
+	return out
+}
+
+// Write writes a GGUF version 3 file with the given metadata and tensors (data aligned to
+// DefaultAlignment, which must then not be overridden by a general.alignment in kv). The file appears
+// complete or not at all: it is written to a temporary name and renamed.
+func Write(path string, kv []KV, tensors []WriteTensor) error {
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
+	b.WriteString(Magic)
+	le(uint32(3))
+	le(uint64(len(tensors)))
+	le(uint64(len(kv)))
+	for _, p := range kv {
+		if p.Key == "general.alignment" {
+			return fmt.Errorf("gguf: write %s: general.alignment is not supported", path)
+		}
+		str(p.Key)
+		if err := writeValue(&b, p.Value, true); err != nil {
+			return fmt.Errorf("gguf: write %s: key %s: %w", path, p.Key, err)
+		}
+	}
+	var off uint64
+	for _, t := range tensors {
+		n, err := t.Type.Bytes(t.Ne)
+		if err != nil || n != uint64(len(t.Data)) {
+			return fmt.Errorf("gguf: write %s: tensor %s: %d bytes for %s %v (%v)", path, t.Name, len(t.Data), t.Type, t.Ne, err)
+		}
+		str(t.Name)
+		le(uint32(len(t.Ne)))
+		for _, d := range t.Ne {
+			le(d)
+		}
+		le(uint32(t.Type))
+		le(off)
+		off += (n + DefaultAlignment - 1) / DefaultAlignment * DefaultAlignment
+	}
+	pad := func() { b.Write(make([]byte, (DefaultAlignment-b.Len()%DefaultAlignment)%DefaultAlignment)) }
+	pad()
+	for _, t := range tensors {
+		b.Write(t.Data)
+		pad()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("gguf: write %s: %w", path, err)
+	}
+	_, err = tmp.Write(b.Bytes())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("gguf: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeValue appends v (with its type tag when tagged).
+func writeValue(b *bytes.Buffer, v Value, tagged bool) error {
+	le := func(x any) { binary.Write(b, binary.LittleEndian, x) }
+	if tagged {
+		le(uint32(v.Type))
+	}
+	if n, ok := scalarSize[v.Type]; ok {
+		for i := range n {
+			b.WriteByte(byte(v.bits >> (8 * i)))
+		}
+		return nil
+	}
+	switch v.Type {
+	case TypeString:
+		le(uint64(len(v.str)))
+		b.WriteString(v.str)
+		return nil
+	case TypeArray:
+		if v.Arr == nil && v.Len > 0 {
+			return fmt.Errorf("an array of %d strings or arrays was read without its elements", v.Len)
+		}
+		le(uint32(v.Elem))
+		le(uint64(len(v.Arr)))
+		for _, e := range v.Arr {
+			if err := writeValue(b, e, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown value type %d", uint32(v.Type))
+}
