@@ -66,16 +66,10 @@ func causalConvTimeMajor(y, x, state, w []float32, T, C, K int) {
 // with little work runs on the calling goroutine, without a buffer.
 func causalConvByChannel(y, x, state, w []float32, T, C, K int) {
 	if T == 1 && C*K <= 1<<16 {
-		for c := 0; c < C; c++ {
-			st, wc := state[c*K:(c+1)*K], w[c*K:(c+1)*K]
-			var s float32
-			for j := 0; j < K-1; j++ {
-				s += wc[j] * st[j+1]
-				st[j] = st[j+1]
-			}
-			s += wc[K-1] * x[c]
-			st[K-1] = x[c]
-			y[c] = s
+		if K == 4 {
+			conv4Step(y, x, state, w, C)
+		} else {
+			convStep(y, x, state, w, C, K)
 		}
 		return
 	}
@@ -97,6 +91,40 @@ func causalConvByChannel(y, x, state, w []float32, T, C, K int) {
 			copy(state[c*K:(c+1)*K], u[T:T+K])
 		}
 	})
+}
+
+// convStep is causalConvByChannel for one token: each channel's state shifts by one.
+func convStep(y, x, state, w []float32, C, K int) {
+	for c := 0; c < C; c++ {
+		st, wc := state[c*K:(c+1)*K], w[c*K:(c+1)*K]
+		var s float32
+		for j := 0; j < K-1; j++ {
+			s += wc[j] * st[j+1]
+			st[j] = st[j+1]
+		}
+		s += wc[K-1] * x[c]
+		st[K-1] = x[c]
+		y[c] = s
+	}
+}
+
+// conv4Step is convStep for a kernel of 4 (Qwen3-Next's), in the same order of operations, unrolled
+// and with the bounds checks hoisted (BenchmarkConvStep, 8192 channels: 66 → 24 µs).
+func conv4Step(y, x, state, w []float32, C int) {
+	y, x = y[:C], x[:C]
+	state, w = state[:4*C], w[:4*C]
+	for c := range y {
+		st := state[4*c : 4*c+4 : 4*c+4]
+		wc := w[4*c : 4*c+4 : 4*c+4]
+		a, b, d, u := st[1], st[2], st[3], x[c]
+		var s float32
+		s += wc[0] * a
+		s += wc[1] * b
+		s += wc[2] * d
+		s += wc[3] * u
+		st[0], st[1], st[2], st[3] = a, b, d, u
+		y[c] = s
+	}
 }
 
 // parallelForWork is parallelFor for a job of the given work (multiply-adds): below minParallelWork it

@@ -29,3 +29,38 @@ func TestCausalConvFormsAgree(t *testing.T) {
 		})
 	}
 }
+
+// conv4Step is convStep unrolled: the same outputs and states bit for bit.
+func TestConv4StepMatchesConvStep(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, C := range []int{1, 5, 8192} {
+		x, w, st := randSlice(r, C), randSlice(r, 4*C), randSlice(r, 4*C)
+		y1, y2 := make([]float32, C), make([]float32, C)
+		s1, s2 := slices.Clone(st), slices.Clone(st)
+		convStep(y1, x, s1, w, C, 4)
+		conv4Step(y2, x, s2, w, C)
+		if !slices.Equal(y1, y2) || !slices.Equal(s1, s2) {
+			t.Fatalf("C=%d: forms differ", C)
+		}
+	}
+}
+
+// BenchmarkConvStep: one decode step of the bench model's conv (8192 channels, kernel 4).
+func BenchmarkConvStep(b *testing.B) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const C = 8192
+	x, w, st, y := randSlice(r, C), randSlice(r, 4*C), randSlice(r, 4*C), make([]float32, C)
+	for _, bc := range []struct {
+		name string
+		f    func()
+	}{
+		{"general", func() { convStep(y, x, st, w, C, 4) }},
+		{"k4", func() { conv4Step(y, x, st, w, C) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				bc.f()
+			}
+		})
+	}
+}
