@@ -70,6 +70,10 @@ RULES = [
     # linear attention (Gated DeltaNet)
     Rule("linear_attn_qkv_mixed", "RESHAPE", "linear_attn.qkv", "linear"),  # split into q, k, v below
     Rule("z", "MUL_MAT", "linear_attn.z", "linear"),
+    # a GGUF with the legacy unsplit ssm_in: the projection as HF computes it, then regrouped by the graph
+    Rule("linear_attn_mixed_qkvz", "MUL_MAT", "linear_attn.in_proj_qkvz", "linear"),
+    Rule("qkv_mixed", "CONCAT", "linear_attn.qkv", "linear"),
+    Rule("z", "CONT", "linear_attn.z", "linear"),
     Rule("linear_attn_mixed_ba", "MUL_MAT", "linear_attn.in_proj_ba", "linear"),
     Rule("b", "CONT", "linear_attn.b", "linear"),
     Rule("a", "CONT", "linear_attn.a", "linear"),

@@ -28,7 +28,9 @@ UNNAMED = {"model.rotary_emb.cos", "model.rotary_emb.sin"} | {
 
 def export(tmp_path, *args) -> tuple:
     out = tmp_path / "llama"
-    m = llamacpp_export.export(llamacpp_export.parse_args(["--gguf", str(GGUF), "--out", str(out), *args]))
+    if "--gguf" not in args:
+        args = ("--gguf", str(GGUF), *args)
+    m = llamacpp_export.export(llamacpp_export.parse_args(["--out", str(out), *args]))
     return out, m
 
 
@@ -82,6 +84,20 @@ def test_same_weights_hash_as_qnext(tmp_path):
     assert p.returncode == 0, p.stderr
     q = json.loads((tmp_path / "qnext" / "manifest.json").read_text())
     assert m["model"]["weights_sha256"] == q["model"]["weights_sha256"] != ""
+
+
+def test_legacy_bf16_first_divergence_is_the_first_bf16_matmul(tmp_path):
+    """tiny-bf16-legacy.gguf (unsplit ssm_in): llama.cpp rounds activations to bf16 before a bf16 matrix
+    product, qnext keeps them f32, so against qnext on the same file the first divergence is the first
+    product of the forward pass, introduced there."""
+    gguf = FIXTURES / "tiny" / "gguf" / "tiny-bf16-legacy.gguf"
+    out, m = export(tmp_path, "--gguf", str(gguf), "--like", str(REF), "--flash-attn", "off")
+    assert {x["name"] for x in m["missing"]} == {n for n in UNNAMED if not n.endswith("in_proj_qkvz")}
+    p = qnext("dump", "--model", str(gguf), "--like", str(REF), "--out", str(tmp_path / "qnext"))
+    assert p.returncode == 0, p.stderr
+    r = compare(out, tmp_path / "qnext")
+    first = r["verdict"]["first_divergence"]
+    assert (first["step"], first["name"], first["attribution"]) == (0, "model.layers.0.linear_attn.in_proj_qkvz", "introduced")
 
 
 @pytest.mark.parametrize("bad, want", [
