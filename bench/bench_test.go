@@ -185,8 +185,9 @@ func TestMeasureInstrumentation(t *testing.T) {
 		e.Dumps[0].Layout != "files" || e.Dumps[1].Layout != "npz" {
 		t.Errorf("end to end = %+v", e)
 	}
-	// Process CPU time is measured on Linux; a dump does more work than the plain run.
-	if e := in.EndToEnd; goruntime.GOOS == "linux" && (e.RunCPU <= 0 || e.Dumps[1].DumpCPU <= e.RunCPU) {
+	// Process CPU time is measured on Linux. (Whether a dump takes more of it than the plain run is not
+	// asserted: with one sample each, the idle workers' spinning decides it — a CI run saw 10.8 vs 10.2 ms.)
+	if e := in.EndToEnd; goruntime.GOOS == "linux" && (e.RunCPU <= 0 || e.Dumps[0].DumpCPU <= 0 || e.Dumps[1].DumpCPU <= 0) {
 		t.Errorf("end to end CPU: run %.4fs, npz dump %.4fs", e.RunCPU, e.Dumps[1].DumpCPU)
 	}
 	var buf bytes.Buffer
