@@ -18,8 +18,9 @@ import (
 
 // The GGUF fixtures are fixtures/tiny/model converted by reference/hf_to_gguf.py (fixtures/README.md):
 // tiny-f32.gguf with the current split attn_qkv/attn_gate layout, tiny-bf16-legacy.gguf with bf16
-// matrices and the legacy ssm_in. llama.cpp runs the same converter's output of this checkpoint to
-// within rel-L2 1e-5 of transformers (docs/bench.md), so these files are what llama.cpp reads.
+// matrices and the legacy ssm_in. llama.cpp runs the same converter's output of this checkpoint like
+// transformers (every tensor it names within the f32 tolerances without flash attention:
+// docs/llamacpp.md), so these files are what llama.cpp reads.
 const (
 	tinyDir      = "../fixtures/tiny/model"
 	tinyGGUF     = "../fixtures/tiny/gguf/tiny-f32.gguf"

@@ -1,8 +1,8 @@
 """The committed GGUF fixtures (fixtures/tiny/gguf) are what reference/hf_to_gguf.py writes today.
 
 qnext's GGUF loader is tested on them (runtime/gguf_test.go); llama.cpp reads the same converter's output
-of this checkpoint to within rel-L2 1e-5 of transformers (scripts/bench --vs-llamacpp's check). If the
-converter changes, this test fails until the fixtures are regenerated (fixtures/README.md).
+of this checkpoint like transformers (test_llamacpp_export.py). If the converter changes, this test fails
+until the fixtures are regenerated (fixtures/README.md).
 """
 
 from __future__ import annotations
