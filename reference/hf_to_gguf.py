@@ -3,7 +3,7 @@
 `qwen3next` architecture loads: for scripts/bench --vs-llamacpp, and for the GGUF fixtures that qnext's
 GGUF loader is tested on (fixtures/tiny/gguf, docs/gguf.md).
 
-    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|auto]
+    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|auto] [--legacy-ssm-in] [--tokenizer DIR]
 
 Written for this project with the `gguf` package's GGUFWriter (no code taken from llama.cpp's converter).
 The mapping and the transforms follow docs/qwen3next-arch.md section 7 (shared docs) and llama.cpp's
@@ -304,11 +304,68 @@ def write_kv(w: gguf.GGUFWriter, cfg: dict, name: str, outtype: str) -> None:
     w.add_ssm_time_step_rank(cfg["linear_num_value_heads"])
     w.add_ssm_inner_size(cfg["linear_num_value_heads"] * cfg["linear_value_head_dim"])
     w.add_full_attention_interval(cfg.get("full_attention_interval", 4))
-    # No tokenizer: the benchmark feeds token ids; llama.cpp then creates vocab_size dummy tokens.
-    w.add_tokenizer_model("none")
 
 
-def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bool = False, quiet: bool = False) -> dict:
+# The pre-tokenizer regex of Hugging Face's Qwen2/Qwen3 tokenizer.json, which llama.cpp calls "qwen2".
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def write_tokenizer(w: gguf.GGUFWriter, tok_dir: Path | None, vocab_size: int) -> None:
+    """tokenizer.ggml.* as llama.cpp's converter writes a Qwen2/Qwen3 byte-level BPE: model gpt2, pre qwen2,
+    one token string per id up to the embedding's rows ("[PAD<i>]", type UNUSED, where the tokenizer has
+    none), added tokens as CONTROL (special) or USER_DEFINED, merges as "a b", eos/pad ids and the chat
+    template from tokenizer_config.json. Without a tokenizer: model "none" (llama.cpp then makes vocab_size
+    dummy tokens; the benchmark feeds ids)."""
+    if tok_dir is None:
+        w.add_tokenizer_model("none")
+        return
+    tj = json.loads((tok_dir / "tokenizer.json").read_text())
+    model = tj.get("model") or {}
+    split = [p for p in (tj.get("pre_tokenizer") or {}).get("pretokenizers", []) if p.get("type") == "Split"]
+    if model.get("type") != "BPE" or len(split) != 1 or split[0].get("pattern", {}).get("Regex") != QWEN2_SPLIT:
+        raise SystemExit(f"hf_to_gguf: {tok_dir}/tokenizer.json is not a Qwen2/Qwen3 byte-level BPE (not supported)")
+    added = {a["id"]: a for a in tj.get("added_tokens", [])}
+    by_id = {i: t for t, i in model["vocab"].items()}
+    by_id.update({i: a["content"] for i, a in added.items()})
+    tokens, types = [], []
+    T = gguf.TokenType
+    for i in range(max(vocab_size, max(by_id) + 1)):
+        if i not in by_id:
+            tokens.append(f"[PAD{i}]")
+            types.append(T.UNUSED)
+        elif i in added:
+            tokens.append(added[i]["content"])
+            types.append(T.CONTROL if added[i].get("special") else T.USER_DEFINED)
+        else:
+            tokens.append(by_id[i])
+            types.append(T.NORMAL)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])])
+    cfg_path = tok_dir / "tokenizer_config.json"
+    tc = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    ids = {t: i for i, t in enumerate(tokens)}
+
+    def token_id(v):
+        v = v.get("content") if isinstance(v, dict) else v
+        return ids.get(v) if v else None
+
+    if (eos := token_id(tc.get("eos_token"))) is not None:
+        w.add_eos_token_id(eos)
+    if (pad := token_id(tc.get("pad_token"))) is not None:
+        w.add_pad_token_id(pad)
+    w.add_add_bos_token(bool(tc.get("add_bos_token", False)))
+    if isinstance(tc.get("chat_template"), str):
+        w.add_chat_template(tc["chat_template"])
+
+
+def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bool = False, quiet: bool = False,
+            tokenizer: Path | None = None) -> dict:
+    """Convert model_dir to out; the tokenizer comes from tokenizer (a directory with tokenizer.json), else
+    from model_dir when it has a tokenizer.json."""
     cfg = json.loads((model_dir / "config.json").read_text())
     check_supported(cfg)
     ck = Checkpoint(model_dir)
@@ -318,6 +375,9 @@ def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bo
     tmp = out.with_name(out.name + ".tmp")
     w = gguf.GGUFWriter(tmp, ARCH)
     write_kv(w, cfg, model_dir.name, outtype)
+    if tokenizer is None and (model_dir / "tokenizer.json").exists():
+        tokenizer = model_dir
+    write_tokenizer(w, tokenizer, cfg["vocab_size"])
     for o in outs:
         np_dt = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16}.get(o.qtype, np.uint16)
         w.add_tensor_info(o.name, o.shape, np.dtype(np_dt), o.nbytes(), raw_dtype=o.qtype)
@@ -344,8 +404,10 @@ def main() -> None:
                     help="matrix type (auto: the checkpoint's for bf16 and f16, else f32)")
     ap.add_argument("--legacy-ssm-in", action="store_true",
                     help="write in_proj_qkvz unsplit as blk.N.ssm_in (llama.cpp's legacy path)")
+    ap.add_argument("--tokenizer", type=Path,
+                    help="directory with tokenizer.json (+ tokenizer_config.json); default: MODEL_DIR's, if any")
     args = ap.parse_args()
-    convert(args.model_dir, args.out, args.outtype, args.legacy_ssm_in)
+    convert(args.model_dir, args.out, args.outtype, args.legacy_ssm_in, tokenizer=args.tokenizer)
 
 
 if __name__ == "__main__":

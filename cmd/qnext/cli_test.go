@@ -99,7 +99,7 @@ func TestCLI(t *testing.T) {
 		{name: "check bf16 GGUF fails at the embedding", args: []string{"check", "--model", tinyGGUFBF16, "--ref", tinyRef}, code: 1,
 			stdout: []string{"first divergence: step 0 model.embed_tokens"}},
 		{name: "run GGUF needs a tokenizer", args: []string{"run", "--model", tinyGGUF, "--prompt", "hi"}, code: 2,
-			stderr: []string{"tiny-f32.gguf is a GGUF file, whose tokenizer qnext does not read (pass --tokenizer DIR or use --ids)"}},
+			stderr: []string{"tiny-f32.gguf holds none (pass --tokenizer DIR or use --ids)"}},
 		{name: "run GGUF ids", args: []string{"run", "--model", tinyGGUF, "--ids", "1,2,3", "--max-tokens", "2"}, stdout: []string{"generated: "}},
 		{name: "inspect", args: []string{"inspect", d1}, stdout: []string{"steps: 0 prefill", "model.layers.3.self_attn.q_rope"}},
 		{name: "compare self", args: []string{"compare", d1, d1}, stdout: []string{"PASS"}},

@@ -89,8 +89,8 @@ func newRunCmd() *cobra.Command {
                     that check)
   --ids 1,2,3       token ids in; prints each step's pick and top candidates (no tokenizer needed)
 
-The tokenizer is tokenizer.json (+ tokenizer_config.json, generation_config.json) in the model directory
-or --tokenizer. Sampling defaults come from the checkpoint's generation_config.json when it sets
+The tokenizer is tokenizer.json (+ tokenizer_config.json, generation_config.json) in the model directory,
+the one a GGUF file stores (tokenizer.ggml.*), or --tokenizer. Sampling defaults come from the checkpoint's generation_config.json when it sets
 do_sample, greedy otherwise; the flags override them. A stats line (prompt and generated tokens, prefill
 and decode tokens/s) goes to stderr. Ctrl-C stops generation: what was produced and the stats are
 printed and the exit code is 130 (a second Ctrl-C kills at once).`,
@@ -137,7 +137,7 @@ printed and the exit code is 130 (a second Ctrl-C kills at once).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16)")
-	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a directory with it (default: the model directory)")
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a directory with it (default: the model directory, or the GGUF file's own)")
 	f.StringVar(&o.Prompt, "prompt", "", "prompt text (raw, or the user turn with --chat)")
 	f.BoolVar(&o.Chat, "chat", false, "use the chat template; without --prompt, chat interactively on stdin")
 	f.StringVar(&o.IDs, "ids", "", "comma-separated prompt token ids")
@@ -276,17 +276,23 @@ func (o *runOptions) sideFile(name string) string {
 // without one (only --ids works then).
 func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 	src := o.Tokenizer
+	if src == "" && tokenizer.IsGGUF(o.Model) {
+		tk, err := tokenizer.OpenGGUF(o.Model)
+		switch {
+		case errors.Is(err, tokenizer.ErrNoTokenizer) && o.IDs != "":
+			return nil, nil
+		case errors.Is(err, tokenizer.ErrNoTokenizer):
+			return nil, fmt.Errorf("run: --prompt and --chat need a tokenizer: %s holds none (pass --tokenizer DIR or use --ids)", o.Model)
+		}
+		return tk, err
+	}
 	if src == "" {
-		src = o.sideFile("")
-		if _, err := os.Stat(o.sideFile("tokenizer.json")); src == "" || errors.Is(err, fs.ErrNotExist) {
+		src = o.Model
+		if _, err := os.Stat(filepath.Join(src, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) {
 			if o.IDs != "" {
 				return nil, nil
 			}
-			where := "no tokenizer.json in " + src
-			if src == "" {
-				where = o.Model + " is a GGUF file, whose tokenizer qnext does not read"
-			}
-			return nil, fmt.Errorf("run: --prompt and --chat need a tokenizer: %s (pass --tokenizer DIR or use --ids)", where)
+			return nil, fmt.Errorf("run: --prompt and --chat need a tokenizer: no tokenizer.json in %s (pass --tokenizer DIR or use --ids)", src)
 		}
 	}
 	tk, err := tokenizer.Open(src)

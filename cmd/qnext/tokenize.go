@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,16 +34,17 @@ func newTokenizeCmd() *cobra.Command {
 		Short: "Encode text (or decode ids) with a byte-level BPE tokenizer.json and list the tokens",
 		Long: "Encode TEXT and print one line per token: id, the token as stored in tokenizer.json and the\n" +
 			"text it stands for, both quoted with escapes visible. --decode 1,2,3 decodes ids instead.\n" +
-			"--tokenizer takes a tokenizer.json or a directory holding one (plus tokenizer_config.json);\n" +
-			"--model is a model directory: its tokenizer is used when --tokenizer is absent, and its\n" +
-			"generation_config.json adds end-of-sequence ids.",
+			"--tokenizer takes a tokenizer.json, a directory holding one (plus tokenizer_config.json) or a\n" +
+			"GGUF file (its tokenizer.ggml.* metadata); --model is a model directory or GGUF file: its\n" +
+			"tokenizer is used when --tokenizer is absent, and a directory's generation_config.json adds\n" +
+			"end-of-sequence ids.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTokenize(cmd.OutOrStdout(), o, cmd.Flags().Changed("text"), args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json, or a directory with tokenizer.json and tokenizer_config.json")
-	f.StringVar(&o.Model, "model", "", "model directory (tokenizer files and generation_config.json)")
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json, a directory with tokenizer.json and tokenizer_config.json, or a GGUF file")
+	f.StringVar(&o.Model, "model", "", "model directory (tokenizer files and generation_config.json) or GGUF file")
 	f.StringVar(&o.Text, "text", "", "text to encode (instead of the positional TEXT)")
 	f.StringVar(&o.Decode, "decode", "", "comma-separated token ids to decode instead of encoding text")
 	f.BoolVar(&o.JSON, "json", false, "print JSON instead of the table")
@@ -61,7 +63,7 @@ func openTokenizer(o tokenizeOpts) (*tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Model != "" && o.Tokenizer != "" {
+	if st, err := os.Stat(o.Model); err == nil && st.IsDir() && o.Tokenizer != "" {
 		eos, err := tokenizer.ReadGenerationEOS(filepath.Join(o.Model, "generation_config.json"))
 		if err != nil {
 			return nil, err

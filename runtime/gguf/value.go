@@ -32,8 +32,8 @@ var scalarSize = map[ValueType]uint64{
 }
 
 // Value is one metadata value. Numbers and booleans are kept as their bit patterns in bits, strings in
-// str; an array keeps its element type, its length, and its elements unless they are strings (a
-// tokenizer's vocabulary: skipped, only counted).
+// str; an array keeps its element type, its length, and its elements, except an array of strings (a
+// tokenizer's vocabulary), whose encoded bytes are kept and decoded by Strings on demand.
 type Value struct {
 	Type ValueType
 	bits uint64
@@ -41,6 +41,24 @@ type Value struct {
 	Elem ValueType // array element type
 	Len  uint64    // array length
 	Arr  []Value   // array elements (nil for arrays of strings or of arrays)
+	raw  []byte    // an array of strings as stored (each a uint64 length and the bytes)
+}
+
+// Strings returns the elements of an array of strings.
+func (v Value) Strings() ([]string, bool) {
+	if v.Type != TypeArray || v.Elem != TypeString {
+		return nil, false
+	}
+	out := make([]string, 0, v.Len)
+	r := &reader{b: v.raw}
+	for range v.Len {
+		s, err := r.str()
+		if err != nil { // checked when the file was parsed
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // Uint returns an unsigned or non-negative signed integer value.
@@ -182,6 +200,7 @@ func (r *reader) valueOf(t ValueType, depth int) (Value, error) {
 		if v.Len > uint64(r.left())/8 {
 			return v, fmt.Errorf("array of %d values runs past the end of the file", v.Len)
 		}
+		start := r.off
 		for i := range v.Len {
 			var err error
 			if v.Elem == TypeString { // skipped without making a string of each
@@ -195,6 +214,9 @@ func (r *reader) valueOf(t ValueType, depth int) (Value, error) {
 			if err != nil {
 				return v, fmt.Errorf("element %d: %w", i, err)
 			}
+		}
+		if v.Elem == TypeString {
+			v.raw = r.b[start:r.off:r.off]
 		}
 		return v, nil
 	}

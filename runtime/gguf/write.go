@@ -23,6 +23,24 @@ type WriteTensor struct {
 	Data []byte
 }
 
+// StringsValue makes an array of strings.
+func StringsValue(ss []string) Value {
+	v := Value{Type: TypeArray, Elem: TypeString, Len: uint64(len(ss))}
+	for _, s := range ss {
+		v.raw = binary.LittleEndian.AppendUint64(v.raw, uint64(len(s)))
+		v.raw = append(v.raw, s...)
+	}
+	return v
+}
+
+// ArrayValue makes an array of elements of type elem (not strings: StringsValue).
+func ArrayValue(elem ValueType, vs []Value) Value {
+	return Value{Type: TypeArray, Elem: elem, Len: uint64(len(vs)), Arr: vs}
+}
+
+// Int32Value makes an int32 value.
+func Int32Value(v int32) Value { return Value{Type: TypeInt32, bits: uint64(uint32(v))} }
+
 // StringValue, Uint32Value, Float32Value and BoolValue make metadata values for Write.
 func StringValue(s string) Value { return Value{Type: TypeString, str: s} }
 func Uint32Value(v uint32) Value { return Value{Type: TypeUint32, bits: uint64(v)} }
@@ -37,8 +55,7 @@ func BoolValue(v bool) Value {
 	return x
 }
 
-// KVs returns the file's metadata in file order (arrays of strings come back without their elements,
-// which Write refuses).
+// KVs returns the file's metadata in file order.
 func (f *File) KVs() []KV {
 	out := make([]KV, len(f.Keys))
 	for i, k := range f.Keys {
@@ -124,8 +141,14 @@ func writeValue(b *bytes.Buffer, v Value, tagged bool) error {
 		b.WriteString(v.str)
 		return nil
 	case TypeArray:
+		if v.Elem == TypeString {
+			le(uint32(TypeString))
+			le(v.Len)
+			b.Write(v.raw)
+			return nil
+		}
 		if v.Arr == nil && v.Len > 0 {
-			return fmt.Errorf("an array of %d strings or arrays was read without its elements", v.Len)
+			return fmt.Errorf("an array of %d arrays was read without its elements", v.Len)
 		}
 		le(uint32(v.Elem))
 		le(uint64(len(v.Arr)))

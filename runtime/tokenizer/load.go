@@ -22,8 +22,8 @@ func Load(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// Open loads path as a model/tokenizer directory (LoadDir) when it is a directory and as a
-// tokenizer.json file (Load) otherwise.
+// Open loads path as a model/tokenizer directory (LoadDir) when it is a directory, as the tokenizer a
+// GGUF file stores (OpenGGUF) when it is one, and as a tokenizer.json file (Load) otherwise.
 func Open(path string) (*Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -31,6 +31,9 @@ func Open(path string) (*Tokenizer, error) {
 	}
 	if st.IsDir() {
 		return LoadDir(path)
+	}
+	if IsGGUF(path) {
+		return OpenGGUF(path)
 	}
 	return Load(path)
 }
@@ -165,6 +168,13 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return build(&f, m, len(m.Merges), func(rank int) (string, string, error) { return parseMerge(m.Merges[rank]) })
+}
+
+// build makes the tokenizer of a decoded tokenizer.json: the components of f, the BPE model m and its n
+// merges, merge(rank) giving the pair of rank.
+func build(f *fileJSON, m *modelJSON, n int, merge func(rank int) (string, string, error)) (*Tokenizer, error) {
+	var err error
 	t := &Tokenizer{
 		vocab:        make(map[string]int64, len(m.Vocab)+len(f.AddedTokens)),
 		pieces:       make(map[int64]string, len(m.Vocab)+len(f.AddedTokens)),
@@ -191,7 +201,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 		}
 		t.setToken(tok, id)
 	}
-	if err := t.buildMerges(m); err != nil {
+	if err := t.buildMerges(m, n, merge); err != nil {
 		return nil, err
 	}
 	if err := t.buildAdded(f.AddedTokens); err != nil {
@@ -209,7 +219,7 @@ func (t *Tokenizer) setToken(tok string, id int64) {
 	}
 }
 
-func (t *Tokenizer) buildMerges(m *modelJSON) error {
+func (t *Tokenizer) buildMerges(m *modelJSON, n int, merge func(rank int) (string, string, error)) error {
 	for b := range t.byteIDs {
 		t.byteIDs[b] = -1
 		if id, ok := m.Vocab[string(byteToRune[b])]; ok {
@@ -223,9 +233,9 @@ func (t *Tokenizer) buildMerges(m *modelJSON) error {
 		}
 		t.unkID = id
 	}
-	t.merges = make(map[uint64]mergeInfo, len(m.Merges))
-	for rank, raw := range m.Merges {
-		a, b, err := parseMerge(raw)
+	t.merges = make(map[uint64]mergeInfo, n)
+	for rank := range n {
+		a, b, err := merge(rank)
 		if err != nil {
 			return fmt.Errorf("merge %d: %w", rank, err)
 		}
