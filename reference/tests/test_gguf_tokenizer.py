@@ -93,3 +93,14 @@ def test_qnext_reads_the_stored_tokenizer(model_gguf):
         assert p.returncode == 0, p.stderr
         got = json.loads(p.stdout)["ids"]
         assert got == c["ids"], c["text"]
+
+
+def test_qnext_run_prompts_with_the_stored_tokenizer(model_gguf):
+    """`qnext run --prompt` needs no --tokenizer for a GGUF that stores one: the prompt is encoded with it
+    (as many tokens as Hugging Face's ids) and three tokens are generated."""
+    case = next(c for c in golden() if c["text"] == "Hello world's")
+    ids, text = case["ids"], case["text"]
+    p = subprocess.run(["go", "run", "./cmd/qnext", "run", "--model", str(model_gguf), "--prompt", text,
+                        "--max-tokens", "3", "--temperature", "0"], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert f"{len(ids)} prompt tokens, 3 generated" in p.stderr, p.stderr

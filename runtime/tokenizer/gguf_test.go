@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,49 +28,17 @@ func TestGGUFPreIsQwen3s(t *testing.T) {
 	}
 }
 
-// qwen3GGUF writes the Qwen3 tokenizer.json the way llama.cpp's converter stores it (see
-// reference/hf_to_gguf.py write_tokenizer, which reference/tests/test_llamacpp_export.py checks against
-// llama.cpp itself), with vocab rows, and edit applied to the metadata.
+// qwen3GGUF stores the real Qwen3 tokenizer.json in a GGUF file (GGUFMetadata, as llama.cpp's
+// converter does: reference/tests/test_gguf_tokenizer.py checks that form against llama.cpp itself) with
+// rows token rows, an eos id and a chat template, edit applied to the metadata.
 func qwen3GGUF(t *testing.T, rows int, edit func(kv []gguf.KV) []gguf.KV) *gguf.File {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(qwen3Dir(t), "tokenizer.json"))
 	require.NoError(t, err)
-	var f struct {
-		Model struct {
-			Vocab  map[string]int64 `json:"vocab"`
-			Merges [][2]string      `json:"merges"`
-		} `json:"model"`
-		Added []addedTokenJSON `json:"added_tokens"`
-	}
-	require.NoError(t, json.Unmarshal(data, &f))
-	tokens := make([]string, rows)
-	types := make([]gguf.Value, rows)
-	for i := range tokens {
-		tokens[i], types[i] = fmt.Sprintf("[PAD%d]", i), gguf.Int32Value(ggufUnused)
-	}
-	for tok, id := range f.Model.Vocab {
-		tokens[id], types[id] = tok, gguf.Int32Value(ggufNormal)
-	}
-	for _, a := range f.Added {
-		kind := int32(ggufUserDefined)
-		if a.Special {
-			kind = ggufControl
-		}
-		tokens[a.ID], types[a.ID] = a.Content, gguf.Int32Value(kind)
-	}
-	merges := make([]string, len(f.Model.Merges))
-	for i, m := range f.Model.Merges {
-		merges[i] = m[0] + " " + m[1]
-	}
-	kv := []gguf.KV{
-		{Key: "tokenizer.ggml.model", Value: gguf.StringValue("gpt2")},
-		{Key: "tokenizer.ggml.pre", Value: gguf.StringValue("qwen2")},
-		{Key: "tokenizer.ggml.tokens", Value: gguf.StringsValue(tokens)},
-		{Key: "tokenizer.ggml.token_type", Value: gguf.ArrayValue(gguf.TypeInt32, types)},
-		{Key: "tokenizer.ggml.merges", Value: gguf.StringsValue(merges)},
-		{Key: "tokenizer.ggml.eos_token_id", Value: gguf.Uint32Value(151645)},
-		{Key: "tokenizer.chat_template", Value: gguf.StringValue("{{ messages }}")},
-	}
+	kv, err := GGUFMetadata(data, rows)
+	require.NoError(t, err)
+	kv = append(kv, gguf.KV{Key: "tokenizer.ggml.eos_token_id", Value: gguf.Uint32Value(151645)},
+		gguf.KV{Key: "tokenizer.chat_template", Value: gguf.StringValue("{{ messages }}")})
 	if edit != nil {
 		kv = edit(kv)
 	}
@@ -81,6 +48,19 @@ func qwen3GGUF(t *testing.T, rows int, edit func(kv []gguf.KV) []gguf.KV) *gguf.
 	require.NoError(t, err)
 	t.Cleanup(func() { g.Close() })
 	return g
+}
+
+func TestGGUFMetadataRefuses(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(qwen3Dir(t), "tokenizer.json"))
+	require.NoError(t, err)
+	_, err = GGUFMetadata(data, 100)
+	require.ErrorContains(t, err, "beyond the 100 rows")
+	var f map[string]any
+	require.NoError(t, json.Unmarshal(data, &f))
+	f["normalizer"] = nil
+	other, _ := json.Marshal(f)
+	_, err = GGUFMetadata(other, 151936)
+	require.ErrorContains(t, err, "normalizer is not Qwen2's")
 }
 
 // A tokenizer read from GGUF metadata encodes and decodes every golden case as the tokenizer.json does.
