@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/x448/float16"
 
 	"github.com/qnext/qnext/internal/numtest"
 	"github.com/qnext/qnext/ops"
@@ -294,4 +296,41 @@ func TestGGUFFaults(t *testing.T) {
 			require.Greater(t, numtest.RelL2(got, base), 1e-2, "and it does change the output")
 		})
 	}
+}
+
+// TestGGUFResidentAndF16: --no-mmap reads a GGUF into memory with the same results, and F16 tensors
+// (the f32 fixture's matrices rewritten as f16, as --outtype f16 writes them) stay f16 in the model and
+// run close to the f32 file.
+func TestGGUFResidentAndF16(t *testing.T) {
+	f16 := rewrite(t, func(kv []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
+		for i, x := range ts {
+			if len(x.Ne) < 2 || strings.Contains(x.Name, "ssm_conv1d") || strings.HasSuffix(x.Name, "ffn_gate_inp.weight") {
+				continue
+			}
+			data := make([]byte, len(x.Data)/2)
+			for j := range len(x.Data) / 4 {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(x.Data[4*j:]))
+				binary.LittleEndian.PutUint16(data[2*j:], float16.Fromfloat32(v).Bits())
+			}
+			ts[i].Type, ts[i].Data = gguf.F16, data
+		}
+		return kv, ts
+	})
+	ids := randomIDs(24, 1024, 8)
+	run := func(path string, resident bool) ([]float32, *runtime.Model) {
+		m, err := runtime.Load(path, runtime.LoadOptions{Resident: resident})
+		require.NoError(t, err)
+		t.Cleanup(func() { m.Close() })
+		out, err := m.Forward(m.NewState(), ids, nil)
+		require.NoError(t, err)
+		return out, m
+	}
+	mapped, _ := run(tinyGGUF, false)
+	resident, _ := run(tinyGGUF, true)
+	require.Equal(t, mapped, resident)
+	half, m := run(f16, false)
+	require.Equal(t, "float16", m.WeightsDType())
+	require.Equal(t, ops.F16, m.Layers[0].Lin.InProjQKVZ.DType, "regrouped, still f16")
+	require.LessOrEqual(t, numtest.RelL2(half, mapped), 1e-2)
+	require.Greater(t, numtest.RelL2(half, mapped), 0.0, "the rounding shows")
 }
