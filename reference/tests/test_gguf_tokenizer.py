@@ -104,3 +104,12 @@ def test_qnext_run_prompts_with_the_stored_tokenizer(model_gguf):
                         "--max-tokens", "3", "--temperature", "0"], cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert f"{len(ids)} prompt tokens, 3 generated" in p.stderr, p.stderr
+
+
+def test_qnext_chat_uses_the_stored_template(model_gguf):
+    """--chat renders the chat template the GGUF stores (tokenizer.chat_template, Qwen3's), which qnext
+    checks against the one it implements before using it."""
+    p = subprocess.run(["go", "run", "./cmd/qnext", "run", "--model", str(model_gguf), "--chat", "--prompt", "Hello!",
+                        "--max-tokens", "2", "--temperature", "0"], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "2 generated" in p.stderr, p.stderr
