@@ -3,7 +3,8 @@
 `qwen3next` architecture loads: for scripts/bench --vs-llamacpp, and for the GGUF fixtures that qnext's
 GGUF loader is tested on (fixtures/tiny/gguf, docs/gguf.md).
 
-    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|auto] [--legacy-ssm-in] [--tokenizer DIR]
+    hf_to_gguf.py MODEL_DIR OUT.gguf [--outtype f32|bf16|f16|q8_0|q4_0|auto] [--legacy-ssm-in] [--tokenizer DIR]
+                  [--rounded-to q8_0|q4_0]
 
 Written for this project with the `gguf` package's GGUFWriter (no code taken from llama.cpp's converter).
 The mapping and the transforms follow docs/qwen3next-arch.md section 7 (shared docs) and llama.cpp's
@@ -24,8 +25,9 @@ loader (src/models/qwen3next.cpp):
 
 Tensor types: 1-D tensors, ssm_conv1d and the router (ffn_gate_inp) stay F32 (llama.cpp's convention; its
 ssm_conv kernel needs F32); every other matrix is written in the output type. BF16/F16 <-> F32
-conversions are exact or round to nearest even (F16 values past ±65504 would become ±inf: refused). Tensors are streamed one at a time, so memory stays at about one
-stacked expert tensor.
+conversions are exact or round to nearest even (F16 values past ±65504 would become ±inf: refused); Q8_0
+and Q4_0 use gguf-py's quantizer (ggml's reference rounding) and need rows of whole 32-value blocks.
+Tensors are streamed one at a time, so memory stays at about one stacked expert tensor.
 """
 
 from __future__ import annotations
@@ -121,11 +123,28 @@ class Out:
         self.name, self.shape, self.qtype, self.make = name, [int(d) for d in shape], qtype, make
 
     def nbytes(self) -> int:
-        return math.prod(self.shape) * (4 if self.qtype == gguf.GGMLQuantizationType.F32 else 2)
+        return math.prod(self.byte_shape())
+
+    def byte_shape(self) -> list[int]:
+        """The shape of the stored bytes: the element shape for F32/F16/BF16 (times the element size), rows
+        of blocks for a quantized type."""
+        if self.qtype in QUANTIZED:
+            block, size = gguf.GGML_QUANT_SIZES[self.qtype]
+            if self.shape[-1] % block:
+                raise SystemExit(f"hf_to_gguf: {self.name}: rows of {self.shape[-1]} are not whole {self.qtype.name} blocks of {block}")
+            return self.shape[:-1] + [self.shape[-1] // block * size]
+        return self.shape[:-1] + [self.shape[-1] * (4 if self.qtype == gguf.GGMLQuantizationType.F32 else 2)]
+
+
+QUANTIZED = (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0)
 
 
 def encode(a32_or_raw: np.ndarray, src_dt: str | None, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
-    """Convert stored elements (src_dt given) or float32 values (src_dt None) to the output type."""
+    """Convert stored elements (src_dt given) or float32 values (src_dt None) to the output type (for Q8_0
+    and Q4_0: gguf-py's quantizer, ggml's reference rounding; bytes of shape [..., blocks·size])."""
+    if qtype in QUANTIZED:
+        a = a32_or_raw if src_dt is None else to_f32(a32_or_raw, src_dt)
+        return gguf.quants.quantize(np.ascontiguousarray(a, dtype=np.float32), qtype)
     if qtype == gguf.GGMLQuantizationType.BF16:
         if src_dt == "BF16":
             return np.ascontiguousarray(a32_or_raw, dtype=np.uint16)
@@ -144,9 +163,11 @@ def encode(a32_or_raw: np.ndarray, src_dt: str | None, qtype: gguf.GGMLQuantizat
 
 # MATRIX_TYPES: the GGML type of the matrices (and the GGUF file type) per --outtype.
 MATRIX_TYPES = {"f32": gguf.GGMLQuantizationType.F32, "bf16": gguf.GGMLQuantizationType.BF16,
-                "f16": gguf.GGMLQuantizationType.F16}
+                "f16": gguf.GGMLQuantizationType.F16, "q8_0": gguf.GGMLQuantizationType.Q8_0,
+                "q4_0": gguf.GGMLQuantizationType.Q4_0}
 FILE_TYPES = {"f32": gguf.LlamaFileType.ALL_F32, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
-              "f16": gguf.LlamaFileType.MOSTLY_F16}
+              "f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+              "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}
 
 
 def plan(ck: Checkpoint, cfg: dict, outtype: str, legacy_ssm_in: bool) -> list[Out]:
@@ -362,16 +383,33 @@ def write_tokenizer(w: gguf.GGUFWriter, tok_dir: Path | None, vocab_size: int) -
         w.add_chat_template(tc["chat_template"])
 
 
+def round_to(outs: list[Out], qtype: str) -> list[Out]:
+    """The tensors of a plan made for qtype (q8_0, q4_0), stored as float32 holding exactly the values the
+    quantized file would hold (quantized, then dequantized by gguf-py): the weights' rounding without the
+    quantized kernels, e.g. to tell it from llama.cpp's rounding of activations in its quantized matmuls."""
+    F32 = gguf.GGMLQuantizationType.F32
+    for o in outs:
+        if o.qtype in QUANTIZED:
+            o.make = lambda make=o.make, qt=o.qtype: gguf.quants.dequantize(make(), qt).astype(np.float32)
+            o.qtype = F32
+    return outs
+
+
 def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bool = False, quiet: bool = False,
-            tokenizer: Path | None = None) -> dict:
+            tokenizer: Path | None = None, rounded: str | None = None) -> dict:
     """Convert model_dir to out; the tokenizer comes from tokenizer (a directory with tokenizer.json), else
-    from model_dir when it has a tokenizer.json."""
+    from model_dir when it has a tokenizer.json. rounded (q8_0, q4_0; with outtype f32): see round_to."""
     cfg = json.loads((model_dir / "config.json").read_text())
     check_supported(cfg)
     ck = Checkpoint(model_dir)
     if outtype == "auto":
         outtype = {"BF16": "bf16", "F16": "f16"}.get(ck.dtype("model.embed_tokens.weight"), "f32")
-    outs = plan(ck, cfg, outtype, legacy_ssm_in)
+    if rounded:
+        if outtype != "f32":
+            raise SystemExit("hf_to_gguf: --rounded-to needs --outtype f32")
+        outs = round_to(plan(ck, cfg, rounded, legacy_ssm_in), rounded)
+    else:
+        outs = plan(ck, cfg, outtype, legacy_ssm_in)
     tmp = out.with_name(out.name + ".tmp")
     w = gguf.GGUFWriter(tmp, ARCH)
     write_kv(w, cfg, model_dir.name, outtype)
@@ -379,14 +417,16 @@ def convert(model_dir: Path, out: Path, outtype: str = "auto", legacy_ssm_in: bo
         tokenizer = model_dir
     write_tokenizer(w, tokenizer, cfg["vocab_size"])
     for o in outs:
-        np_dt = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16}.get(o.qtype, np.uint16)
-        w.add_tensor_info(o.name, o.shape, np.dtype(np_dt), o.nbytes(), raw_dtype=o.qtype)
+        np_dt = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16}.get(
+            o.qtype, np.uint8 if o.qtype in QUANTIZED else np.uint16)
+        shape = o.byte_shape() if o.qtype in QUANTIZED else o.shape  # gguf-py turns a byte shape back into elements
+        w.add_tensor_info(o.name, shape, np.dtype(np_dt), o.nbytes(), raw_dtype=o.qtype)
     w.write_header_to_file(tmp)
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
     for o in outs:
         data = o.make()
-        if list(data.shape) != o.shape or data.nbytes != o.nbytes():
+        if list(data.shape) != (o.byte_shape() if o.qtype in QUANTIZED else o.shape) or data.nbytes != o.nbytes():
             raise SystemExit(f"hf_to_gguf: {o.name}: produced {data.shape} {data.dtype}, planned {o.shape}")
         w.write_tensor_data(np.ascontiguousarray(data))
     w.close()
@@ -400,14 +440,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--outtype", choices=["auto", "f32", "bf16", "f16"], default="auto",
+    ap.add_argument("--outtype", choices=["auto", "f32", "bf16", "f16", "q8_0", "q4_0"], default="auto",
                     help="matrix type (auto: the checkpoint's for bf16 and f16, else f32)")
     ap.add_argument("--legacy-ssm-in", action="store_true",
                     help="write in_proj_qkvz unsplit as blk.N.ssm_in (llama.cpp's legacy path)")
     ap.add_argument("--tokenizer", type=Path,
                     help="directory with tokenizer.json (+ tokenizer_config.json); default: MODEL_DIR's, if any")
+    ap.add_argument("--rounded-to", choices=["q8_0", "q4_0"],
+                    help="with --outtype f32: store the values that type would hold (its rounding, f32 kernels)")
     args = ap.parse_args()
-    convert(args.model_dir, args.out, args.outtype, args.legacy_ssm_in, tokenizer=args.tokenizer)
+    convert(args.model_dir, args.out, args.outtype, args.legacy_ssm_in, tokenizer=args.tokenizer, rounded=args.rounded_to)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,13 @@ func newGGUFSource(f *gguf.File, cfg *Config) (*ggufSource, error) {
 	qkv := make([]*gguf.Tensor, cfg.NumHiddenLayers) // attn_qkv by layer
 	gate := make([]*gguf.Tensor, cfg.NumHiddenLayers)
 	for _, t := range f.Tensors {
+		if gguf.Dequantizable(t.Type) { // Q8_0, Q4_0: the exact values, as float32 (4 bytes a weight)
+			v, err := gguf.Dequantize(t)
+			if err != nil {
+				return nil, err
+			}
+			t = &gguf.Tensor{Name: t.Name, Type: gguf.F32, Ne: t.Ne, Data: f32Bytes(v)}
+		}
 		dt, err := ggufDType(t)
 		if err != nil {
 			return nil, err
@@ -306,6 +313,27 @@ func (s *ggufSource) Names() []string {
 
 func (s *ggufSource) Close() error { return s.f.Close() }
 
+// storedDType names the type the file stores its matrices in, as a manifest's weights_dtype: that of
+// blk.0.ffn_down_exps (else token_embd), "float32", "bfloat16", "float16", or the ggml name in lower case
+// for a quantized type ("q8_0").
+func (s *ggufSource) storedDType() string {
+	t, ok := s.f.Tensor("blk.0.ffn_down_exps.weight")
+	if !ok {
+		if t, ok = s.f.Tensor("token_embd.weight"); !ok {
+			return ""
+		}
+	}
+	switch t.Type {
+	case gguf.F32:
+		return "float32"
+	case gguf.BF16:
+		return "bfloat16"
+	case gguf.F16:
+		return "float16"
+	}
+	return strings.ToLower(t.Type.String())
+}
+
 // hashWeights writes what a GGUF model's weights_sha256 covers: the file's tensors as stored, in name
 // order, each as "name\0type\0ne[0],ne[1],…\0" and its bytes (docs/dump-format.md).
 func (s *ggufSource) hashWeights(w io.Writer) {
@@ -331,7 +359,7 @@ func ggufDType(t *gguf.Tensor) (string, error) {
 	case gguf.BF16:
 		return "BF16", nil
 	}
-	return "", fmt.Errorf("tensor %s is %s: qnext reads F32, F16 and BF16 GGUF tensors, not quantized ones", t.Name, t.Type)
+	return "", fmt.Errorf("tensor %s is %s: qnext reads F32, F16, BF16, Q8_0 and Q4_0 GGUF tensors", t.Name, t.Type)
 }
 
 // ggufFloats returns a tensor's values as float32.

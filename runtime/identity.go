@@ -73,8 +73,11 @@ func isFile(path string) bool {
 }
 
 // WeightsDType returns the storage dtype of the checkpoint's matrices as torch names it
-// ("float32", "bfloat16", "float16").
+// ("float32", "bfloat16", "float16"), or for a quantized GGUF the ggml type in lower case ("q8_0").
 func (m *Model) WeightsDType() string {
+	if g, ok := m.src.(*ggufSource); ok && g.storedDType() != "" {
+		return g.storedDType() // a quantized GGUF runs on dequantized float32 matrices
+	}
 	switch m.Embed.DType {
 	case ops.BF16:
 		return "bfloat16"

@@ -1,0 +1,45 @@
+package gguf
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/x448/float16"
+)
+
+// Blocks written by hand from ggml-common.h's layouts: an f16 scale, then the quants.
+func TestDequantize(t *testing.T) {
+	scale := func(d float32) []byte { return binary.LittleEndian.AppendUint16(nil, float16.Fromfloat32(d).Bits()) }
+	q8 := scale(0.5)
+	want8 := make([]float32, 32)
+	for i := range 32 {
+		q := int8(i*9 - 128) // −128 … 151 wrapped: covers negative and positive quants
+		q8 = append(q8, byte(q))
+		want8[i] = 0.5 * float32(q)
+	}
+	q4 := scale(-0.25)
+	want4 := make([]float32, 32)
+	for i := range 16 {
+		lo, hi := byte(i), byte(15-i)
+		q4 = append(q4, lo|hi<<4)
+		want4[i] = -0.25 * float32(int(lo)-8)    // low nibbles: values 0–15 of the block
+		want4[i+16] = -0.25 * float32(int(hi)-8) // high nibbles: values 16–31
+	}
+	for _, tc := range []struct {
+		typ  Type
+		data []byte
+		want []float32
+	}{
+		{Q8_0, append(append([]byte{}, q8...), q8...), append(append([]float32{}, want8...), want8...)},
+		{Q4_0, q4, want4},
+	} {
+		got, err := Dequantize(&Tensor{Name: "w", Type: tc.typ, Ne: []uint64{uint64(len(tc.want))}, Data: tc.data})
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, tc.typ.String())
+	}
+	_, err := Dequantize(&Tensor{Name: "w", Type: Type(12), Data: make([]byte, 144)})
+	require.ErrorContains(t, err, "tensor w: type Q4_K cannot be dequantized (Q4_0 and Q8_0 can)")
+	require.True(t, Dequantizable(Q8_0))
+	require.False(t, Dequantizable(F32))
+}
