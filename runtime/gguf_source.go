@@ -86,7 +86,7 @@ func newGGUFSource(f *gguf.File, cfg *Config) (*ggufSource, error) {
 	qkv := make([]*gguf.Tensor, cfg.NumHiddenLayers) // attn_qkv by layer
 	gate := make([]*gguf.Tensor, cfg.NumHiddenLayers)
 	for _, t := range f.Tensors {
-		if gguf.Dequantizable(t.Type) { // Q8_0, Q4_0: the exact values, as float32 (4 bytes a weight)
+		if gguf.Dequantizable(t.Type) { // Q8_0, Q4_K, …: the exact values, as float32 (4 bytes a weight)
 			v, err := gguf.Dequantize(t)
 			if err != nil {
 				return nil, err
@@ -359,7 +359,7 @@ func ggufDType(t *gguf.Tensor) (string, error) {
 	case gguf.BF16:
 		return "BF16", nil
 	}
-	return "", fmt.Errorf("tensor %s is %s: qnext reads F32, F16, BF16, Q8_0 and Q4_0 GGUF tensors", t.Name, t.Type)
+	return "", fmt.Errorf("tensor %s is %s: qnext reads F32, F16 and BF16 GGUF tensors and dequantizes %s", t.Name, t.Type, gguf.DequantizableNames)
 }
 
 // ggufFloats returns a tensor's values as float32.

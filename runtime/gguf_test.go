@@ -241,9 +241,9 @@ func TestGGUFErrors(t *testing.T) {
 		{"misshaped", editTensor("blk.3.attn_q.weight", func(x *gguf.WriteTensor) { x.Ne = []uint64{x.Ne[1], x.Ne[0]} }),
 			"tensor blk.3.attn_q.weight (model.layers.3.self_attn.q_proj.weight) has shape [64 256], want [256 64]"},
 		{"quantized", editTensor("blk.0.ffn_up_shexp.weight", func(x *gguf.WriteTensor) {
-			x.Type = gguf.Type(6) // Q5_0: 22 bytes per 32 values
-			x.Data = make([]byte, int(x.Ne[0]/32*22*x.Ne[1]))
-		}), "tensor blk.0.ffn_up_shexp.weight is Q5_0: qnext reads F32, F16, BF16, Q8_0 and Q4_0 GGUF tensors"},
+			x.Type = gguf.Type(20) // IQ4_NL: 18 bytes per 32 values
+			x.Data = make([]byte, int(x.Ne[0]/32*18*x.Ne[1]))
+		}), "tensor blk.0.ffn_up_shexp.weight is IQ4_NL: qnext reads F32, F16 and BF16 GGUF tensors and dequantizes Q4_0, Q4_1"},
 		{"unexpected tensor", func(kv []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
 			return kv, append(ts, gguf.WriteTensor{Name: "blk.0.rope_freqs.weight", Type: gguf.F32, Ne: []uint64{1}, Data: make([]byte, 4)})
 		}, "unexpected tensor blk.0.rope_freqs.weight"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,7 @@ type synthOptions struct {
 	Seed      uint64
 	Tokenizer string
 	ShardMB   int64
+	Set       []string
 }
 
 func init() { addCommand(newSynthCmd) }
@@ -45,6 +47,7 @@ attention; sharded). --tokenizer copies tokenizer.json and tokenizer_config.json
 	f.Uint64Var(&o.Seed, "seed", 0, "random seed (default: the preset's)")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "directory with tokenizer.json (+ tokenizer_config.json) to copy in")
 	f.Int64Var(&o.ShardMB, "shard-mb", 2048, "shard size in MB for the real preset")
+	f.StringArrayVar(&o.Set, "set", nil, "override a field of the preset's synth.Config, e.g. Hidden=256 (repeatable)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -77,6 +80,15 @@ func runSynth(w io.Writer, o *synthOptions) error {
 	}
 	if o.Seed != 0 {
 		c.Seed = o.Seed
+	}
+	for _, kv := range o.Set {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--set %q: want Field=value", kv)
+		}
+		if err := c.Set(name, value); err != nil {
+			return fmt.Errorf("--set: %w", err)
+		}
 	}
 	if entries, err := os.ReadDir(o.Out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("--out %s is not empty", o.Out)
