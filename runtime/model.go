@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,7 +97,14 @@ type MLP struct {
 // Load reads a Hugging Face checkpoint directory (config.json + safetensors, sharded or not), or, when
 // path is a file, a GGUF file (LoadGGUF).
 func Load(dir string, opts LoadOptions) (*Model, error) {
-	if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("runtime: %s: no such checkpoint directory or GGUF file", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	if st.Mode().IsRegular() {
 		return LoadGGUF(dir, opts)
 	}
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))

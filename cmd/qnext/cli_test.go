@@ -52,6 +52,15 @@ func nanModel(t *testing.T) string {
 	return dir
 }
 
+// truncatedGGUF writes the first KiB of the tiny GGUF fixture.
+func truncatedGGUF(t *testing.T) string {
+	b, err := os.ReadFile(tinyGGUF)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "cut.gguf")
+	require.NoError(t, os.WriteFile(p, b[:1024], 0o644))
+	return p
+}
+
 func TestCLI(t *testing.T) {
 	tmp := t.TempDir()
 	d1 := filepath.Join(tmp, "d1")
@@ -116,7 +125,9 @@ func TestCLI(t *testing.T) {
 		{name: "dump stats", args: []string{"dump", "--model", tinyModel, "--ids", "1,2", "--stats", "--filter", "lm_head"},
 			stdout: []string{"lm_head = linear(model.norm)", "sumsq"}},
 		{name: "missing model", args: []string{"dump", "--model", filepath.Join(tmp, "none"), "--ids", "1", "--stats"}, code: 2,
-			stderr: []string{"config.json"}},
+			stderr: []string{"none: no such checkpoint directory or GGUF file"}},
+		{name: "truncated GGUF", args: []string{"dump", "--model", truncatedGGUF(t), "--ids", "1", "--stats"}, code: 2,
+			stderr: []string{"cut.gguf: ", "run past the end of the file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := qnext(t, tc.args...)

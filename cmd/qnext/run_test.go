@@ -341,7 +341,7 @@ func TestRunErrors(t *testing.T) {
 		{"bad top-p", []string{"--model", tiny, "--ids", "1", "--top-p", "2"}, "top-p 2 must be in [0, 1]"},
 		{"negative max tokens", []string{"--model", tiny, "--ids", "1", "--max-tokens", "-1"}, "--max-tokens"},
 		{"stop without tokenizer", []string{"--model", tiny, "--ids", "1", "--stop", "x"}, "--stop needs a tokenizer"},
-		{"missing model", []string{"--model", filepath.Join(t.TempDir(), "none"), "--ids", "1"}, "config"},
+		{"missing model", []string{"--model", filepath.Join(t.TempDir(), "none"), "--ids", "1"}, "none: no such checkpoint directory or GGUF file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := execRun(t, "", tc.args...)
