@@ -60,7 +60,7 @@ gate, inspect and check alike (docs/dump-format.md).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16; Q4_0…Q8_0, Q4_K/Q5_K/Q6_K dequantized)")
+	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16; Q4_0…Q8_0, Q2_K…Q6_K dequantized)")
 	f.StringVar(&o.IDs, "ids", "", "comma-separated prompt token ids (the prefill call)")
 	f.StringVar(&o.Like, "like", "", "replay the forward calls (token ids per step) of this reference dump")
 	f.StringVar(&o.Force, "force-ids", "", "comma-separated ids fed one per decode call after the prompt")

@@ -136,7 +136,7 @@ printed and the exit code is 130 (a second Ctrl-C kills at once).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16; Q4_0…Q8_0, Q4_K/Q5_K/Q6_K dequantized)")
+	f.StringVar(&o.Model, "model", "", "checkpoint directory (config.json + *.safetensors) or GGUF file (F32/F16/BF16; Q4_0…Q8_0, Q2_K…Q6_K dequantized)")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a directory with it (default: the model directory, or the GGUF file's own)")
 	f.StringVar(&o.Prompt, "prompt", "", "prompt text (raw, or the user turn with --chat)")
 	f.BoolVar(&o.Chat, "chat", false, "use the chat template; without --prompt, chat interactively on stdin")

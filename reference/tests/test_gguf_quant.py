@@ -91,7 +91,8 @@ def k_model(tmp_path_factory):
     return d / "f32.gguf"
 
 
-@pytest.mark.parametrize("source, ftype", [("tiny", "Q4_K_M"), ("tiny", "Q4_1"), ("k", "Q4_K_M"), ("k", "Q5_K_M"), ("k", "Q6_K")])
+@pytest.mark.parametrize("source, ftype", [("tiny", "Q4_K_M"), ("tiny", "Q4_1"), ("k", "Q2_K"), ("k", "Q3_K_M"),
+                                           ("k", "Q4_K_M"), ("k", "Q5_K_M"), ("k", "Q6_K")])
 def test_llama_quantized_files_dequantize_like_gguf_py(tmp_path, k_model, source, ftype):
     """Files quantized by llama.cpp itself: qnext on them gives the same tensors, at every node and with
     tolerance 0, as qnext on their copy dequantized by gguf-py (reference/gguf_dequantize.py)."""
@@ -116,7 +117,7 @@ COVERED: set[str] = set()
 def test_every_dequantizable_type_was_covered():
     """Run after the tests above (pytest keeps file order): together they exercised every type qnext
     dequantizes."""
-    assert {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"} <= COVERED | QUANT_FIXTURE_TYPES, COVERED
+    assert {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"} <= COVERED | QUANT_FIXTURE_TYPES, COVERED
 
 
 QUANT_FIXTURE_TYPES = {"Q8_0", "Q4_0"}  # the files of test_qnext_dequantizes_like_gguf_py (hf_to_gguf's quantizer)

@@ -15,6 +15,8 @@ const (
 	Q5_0 Type = 6  // d, 32 high bits, 16 bytes of low nibbles: x = d·(q − 16)
 	Q5_1 Type = 7  // d, m, 32 high bits, 16 bytes of low nibbles: x = d·q + m
 	Q8_0 Type = 8  // d, 32 int8 q: x = d·q
+	Q2_K Type = 10 // 16 bytes of 4-bit scale and min (sub-blocks of 16), 64 bytes of 2-bit q, d, dmin
+	Q3_K Type = 11 // 32 bytes of high bits, 64 bytes of 2-bit low q, 12 bytes of 6-bit scales, d
 	Q4_K Type = 12 // d, dmin, 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of 4-bit q
 	Q5_K Type = 13 // as Q4_K, plus 32 bytes of fifth bits
 	Q6_K Type = 14 // 128 bytes of low 4 bits, 64 of high 2 bits, 16 int8 scales (sub-blocks of 16), d
@@ -23,7 +25,7 @@ const (
 // dequantizers fills the values of one block.
 var dequantizers = map[Type]func(x []float32, b []byte){
 	Q4_0: deqQ4_0, Q4_1: deqQ4_1, Q5_0: deqQ5_0, Q5_1: deqQ5_1, Q8_0: deqQ8_0,
-	Q4_K: deqQ4_K, Q5_K: deqQ5_K, Q6_K: deqQ6_K,
+	Q2_K: deqQ2_K, Q3_K: deqQ3_K, Q4_K: deqQ4_K, Q5_K: deqQ5_K, Q6_K: deqQ6_K,
 }
 
 // Dequantizable reports whether Dequantize reads type t.
@@ -47,7 +49,7 @@ func Dequantize(t *Tensor) ([]float32, error) {
 }
 
 // DequantizableNames lists the types Dequantize reads, for messages.
-const DequantizableNames = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K"
+const DequantizableNames = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K"
 
 func f16(b []byte) float32 { return float16.Frombits(binary.LittleEndian.Uint16(b)).Float32() }
 
@@ -93,6 +95,40 @@ func deqQ5_1(x []float32, b []byte) {
 	for i := range 32 {
 		q := nibble(b[8:24], i) | int(qh>>i&1)<<4
 		x[i] = float32(d*float32(q)) + m
+	}
+}
+
+// crumb returns 2-bit value k (0–255) of a k-quant block whose 64 bytes qs hold them as two groups of 32
+// bytes, four shifts each: value 128·g + 32·t + l is bits 2t of qs[32g + l].
+func crumb(qs []byte, k int) int {
+	g, t, l := k/128, k%128/32, k%32
+	return int(qs[32*g+l] >> (2 * t) & 3)
+}
+
+func deqQ2_K(x []float32, b []byte) {
+	scales, qs, d, dmin := b[0:16], b[16:80], f16(b[80:]), f16(b[82:])
+	for k := range 256 {
+		sc := scales[k/16]
+		dl, ml := d*float32(sc&0x0f), dmin*float32(sc>>4)
+		x[k] = float32(dl*float32(crumb(qs, k))) - ml
+	}
+}
+
+// deqQ3_K: scale j (of 16 sub-blocks of 16) has its low four bits in nibble j/8 of byte j%8 and its top
+// two in bits 2·(j/4) of byte 8 + j%4, offset by 32; value k has the 2-bit crumb k of qs, minus 4 where bit
+// k/32 of hmask[k%32] is clear.
+func deqQ3_K(x []float32, b []byte) {
+	hmask, qs, scales, d := b[0:32], b[32:96], b[96:108], f16(b[108:])
+	for k := range 256 {
+		j := k / 16
+		lo := scales[j%8] >> (4 * (j / 8)) & 0x0f
+		hi := scales[8+j%4] >> (2 * (j / 4)) & 3
+		dl := d * float32(int(lo|hi<<4)-32)
+		q := crumb(qs, k)
+		if hmask[k%32]>>(k/32)&1 == 0 {
+			q -= 4
+		}
+		x[k] = dl * float32(q)
 	}
 }
 

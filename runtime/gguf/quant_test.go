@@ -38,8 +38,8 @@ func TestDequantize(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, got, tc.typ.String())
 	}
-	_, err := Dequantize(&Tensor{Name: "w", Type: Type(10), Data: make([]byte, 84)})
-	require.ErrorContains(t, err, "tensor w: type Q2_K cannot be dequantized (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K can)")
+	_, err := Dequantize(&Tensor{Name: "w", Type: Type(20), Data: make([]byte, 18)})
+	require.ErrorContains(t, err, "tensor w: type IQ4_NL cannot be dequantized (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K can)")
 	require.True(t, Dequantizable(Q8_0))
 	require.False(t, Dequantizable(F32))
 }
