@@ -292,11 +292,12 @@ type EndToEnd struct {
 
 // Instrumentation is the observer cost on one model.
 type Instrumentation struct {
-	Model    string   `json:"model"`
-	DType    string   `json:"dtype"`
-	Prefill  Overhead `json:"prefill"`
-	Decode   Overhead `json:"decode"`
-	EndToEnd EndToEnd `json:"end_to_end"`
+	Model    string    `json:"model"`
+	DType    string    `json:"dtype"`
+	Prefill  Overhead  `json:"prefill"`
+	Decode   Overhead  `json:"decode"`
+	EndToEnd EndToEnd  `json:"end_to_end"`
+	Commands *Commands `json:"commands,omitempty"` // qnext run vs qnext dump as processes (qnext-bench --qnext)
 }
 
 // dumpCase is one parent directory (with its filesystem type) and layout that dumps are measured in.

@@ -435,6 +435,11 @@ func (r *Result) WriteTables(w io.Writer) {
 			rows = append(rows, []string{in.Model, in.DType, fmt.Sprintf("check.Run vs check.Dump, %d steps", e.Steps),
 				fmt.Sprintf("%.2f ms (CPU %.1f ms)", 1e3*e.RunS, 1e3*e.RunCPU), fmt.Sprintf("weight hash %.0f ms", 1e3*e.IdentityS),
 				strings.Join(dumps, ", "), size, ""})
+			if c := in.Commands; c != nil {
+				rows = append(rows, []string{in.Model, in.DType, "`qnext run` vs `qnext dump` (processes)",
+					fmt.Sprintf("%.2f ms (CPU %.1f ms)", 1e3*c.RunP.Median, 1e3*c.RunCPU), "",
+					fmt.Sprintf("%.2f× (%s, npz, fsync; CPU %.1f ms)", c.Ratio, c.FS, 1e3*c.DumpCPU), "", ""})
+			}
 		}
 		table(w, []string{"model", "weights", "phase", "plain (nil observer)", "want-all observer", "full dump (NoSync)", "dump size", "load"}, rows)
 	}

@@ -16,6 +16,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,7 @@ type runFlags struct {
 	noMmap                                bool
 	cache, tiny, tmp, jsonOut, cpuProfile string
 	logitsDir, source, layouts            string
+	qnextBin                              string
 	instrPrefill, instrDecode             int
 }
 
@@ -124,6 +126,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.StringVar(&f.logitsDir, "logits-dir", "", "write the last-row logits of the prefill to `DIR`/bench-<dtype>-prefill<N>.npy (for the llama.cpp cross-check)")
 	fs.StringVar(&f.source, "source", "", "source revision to record (default: Go's VCS stamp, absent under -buildvcs=false); a trailing + marks uncommitted changes")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	fs.StringVar(&f.qnextBin, "qnext", "", "a qnext binary: also time `qnext run` against `qnext dump` on the tiny model as whole processes")
 	fs.Parse(args)
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
@@ -340,6 +343,21 @@ func instrument(ctx context.Context, f runFlags, name, dtype string) (bench.Inst
 	}
 	in, err := bench.MeasureInstrumentation(ctx, m, ids[:f.instrPrefill], ids[f.instrPrefill:], reps, dirs, layouts)
 	in.Model = name
+	if err == nil && name == "tiny" && f.qnextBin != "" {
+		idList := make([]string, f.instrPrefill)
+		for i, id := range ids[:f.instrPrefill] {
+			idList[i] = strconv.FormatInt(id, 10)
+		}
+		joined := strings.Join(idList, ",")
+		run := []string{f.qnextBin, "run", "--model", dir, "--ids", joined, "--max-tokens", strconv.Itoa(f.instrDecode + 1), "--temperature", "0"}
+		dmp := []string{f.qnextBin, "dump", "--model", dir, "--ids", joined, "--decode-steps", strconv.Itoa(f.instrDecode)}
+		logf("instrumentation on tiny: `qnext run` vs `qnext dump` as processes, dumps under %s", dirs[len(dirs)-1])
+		var c bench.Commands
+		if c, err = bench.MeasureCommands(reps, run, dmp, dirs[len(dirs)-1]); err == nil {
+			in.Commands = &c
+			logf("  %.2f ms vs %.2f ms: %.2f×", 1e3*c.RunP.Median, 1e3*c.DumpP.Median, c.Ratio)
+		}
+	}
 	if err == nil {
 		for i, d := range in.Prefill.Dumps {
 			logf("  prefill: want-all %.2f×, dump %.2f×; decode: want-all %.2f×, dump %.2f× (%s, %s)", in.Prefill.WantAllRatio,
