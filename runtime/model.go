@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/qnext/qnext/internal/mapfile"
 	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime/gguf"
 	"github.com/qnext/qnext/runtime/safetensors"
@@ -155,6 +156,7 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 	}
 	m, err := fromSource(cfg, src, faults, opts.Progress)
 	if err != nil {
+		_ = mapfile.Close(&src.deq)
 		return fail(err)
 	}
 	m.Dir = path

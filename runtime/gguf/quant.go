@@ -3,6 +3,8 @@ package gguf
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/x448/float16"
 )
@@ -35,17 +37,39 @@ func Dequantizable(t Type) bool { return dequantizers[t] != nil }
 // sums are rounded one at a time, in the order of gguf-py's dequantizers (no fused multiply-add), so the
 // values equal theirs bit for bit (reference/tests/test_gguf_quant.py).
 func Dequantize(t *Tensor) ([]float32, error) {
-	deq, ok := dequantizers[t.Type]
-	if !ok {
+	ti, ok := types[t.Type]
+	if !ok || dequantizers[t.Type] == nil {
 		return nil, fmt.Errorf("tensor %s: type %s cannot be dequantized (%s can)", t.Name, t.Type, DequantizableNames)
 	}
-	ti := types[t.Type]
-	blocks := uint64(len(t.Data)) / ti.size
-	out := make([]float32, blocks*ti.block)
-	for b := range blocks {
-		deq(out[b*ti.block:(b+1)*ti.block], t.Data[b*ti.size:(b+1)*ti.size])
+	out := make([]float32, uint64(len(t.Data))/ti.size*ti.block)
+	return out, DequantizeInto(out, t)
+}
+
+// DequantizeInto is Dequantize into dst, which must hold exactly the tensor's values; the blocks are
+// shared out among GOMAXPROCS goroutines.
+func DequantizeInto(dst []float32, t *Tensor) error {
+	deq, ok := dequantizers[t.Type]
+	if !ok {
+		return fmt.Errorf("tensor %s: type %s cannot be dequantized (%s can)", t.Name, t.Type, DequantizableNames)
 	}
-	return out, nil
+	ti := types[t.Type]
+	blocks := int(uint64(len(t.Data)) / ti.size)
+	bl, sz := int(ti.block), int(ti.size)
+	if len(dst) != blocks*bl {
+		return fmt.Errorf("tensor %s: %d values for %d blocks of %d", t.Name, len(dst), blocks, bl)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, blocks/4096)) // small tensors on one goroutine
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := blocks*w/workers, blocks*(w+1)/workers
+		wg.Go(func() {
+			for b := lo; b < hi; b++ {
+				deq(dst[b*bl:(b+1)*bl], t.Data[b*sz:(b+1)*sz])
+			}
+		})
+	}
+	wg.Wait()
+	return nil
 }
 
 // DequantizableNames lists the types Dequantize reads, for messages.

@@ -43,3 +43,24 @@ func TestDequantize(t *testing.T) {
 	require.True(t, Dequantizable(Q8_0))
 	require.False(t, Dequantizable(F32))
 }
+
+// DequantizeInto shares large tensors out among goroutines: the same values as block by block.
+func TestDequantizeIntoParallel(t *testing.T) {
+	const blocks = 3 * 4096
+	data := make([]byte, blocks*34)
+	for i := range data {
+		data[i] = byte(i*31 + i/34)
+	}
+	for b := range blocks { // finite f16 scales
+		binary.LittleEndian.PutUint16(data[b*34:], float16.Fromfloat32(float32(b%97)/64).Bits())
+	}
+	tt := &Tensor{Name: "big", Type: Q8_0, Ne: []uint64{blocks * 32}, Data: data}
+	want := make([]float32, blocks*32)
+	for b := range blocks {
+		deqQ8_0(want[b*32:(b+1)*32], data[b*34:(b+1)*34])
+	}
+	got := make([]float32, blocks*32)
+	require.NoError(t, DequantizeInto(got, tt))
+	require.Equal(t, want, got)
+	require.ErrorContains(t, DequantizeInto(got[:32], tt), "tensor big: 32 values for 12288 blocks of 32")
+}
