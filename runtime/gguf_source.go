@@ -1,11 +1,8 @@
 package runtime
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,57 +26,15 @@ import (
 //   - attn_qkv (rows all q, all k, all v) and attn_gate (z) are regrouped into in_proj_qkvz's per key
 //     head order [q_h, k_h, v_h…, z_h…]; a legacy ssm_in already has it;
 //   - ssm_conv1d [C, K] is shaped [C, 1, K], ffn_gate_inp_shexp [H] is shaped [1, H], and the stacked
-//     experts ffn_{gate,up,down}_exps [E, …] are sliced into per-expert views.
+//     experts ffn_{gate,up,down}_exps [E, …] are sliced into per-expert views;
+//   - block-quantized tensors (gguf.DequantizableNames) are dequantized to float32 (gguf_values.go).
+//
+// The names are in gguf_names.go.
 type ggufSource struct {
 	f         *gguf.File
 	tensors   map[string]*safetensors.Tensor
-	effective map[string][]float32 // by HF name: the stored 1+w or −exp(A_log) (effectiveSource)
+	effective map[string][]float32 // by HF name: the stored 1+w or −exp(A_log) (effectiveValues)
 	deq       []byte               // the dequantized tensors (anonymous memory), nil when none
-}
-
-// blkName splits "blk.<N>.<rest>".
-var blkName = regexp.MustCompile(`^blk\.(\d+)\.(.+)$`)
-
-// ggufModelRenames maps the model-level GGUF names taken as they are to HF names.
-var ggufModelRenames = map[string]string{
-	"token_embd.weight": "model.embed_tokens.weight",
-	"output.weight":     "lm_head.weight",
-}
-
-// ggufLayerRenames maps layer tensors taken as they are (names after "blk.N.") to HF names (after
-// "model.layers.N.").
-var ggufLayerRenames = map[string]string{
-	"ssm_in.weight":             "linear_attn.in_proj_qkvz.weight",
-	"ssm_ba.weight":             "linear_attn.in_proj_ba.weight",
-	"ssm_conv1d.weight":         "linear_attn.conv1d.weight",
-	"ssm_dt.bias":               "linear_attn.dt_bias",
-	"ssm_norm.weight":           "linear_attn.norm.weight",
-	"ssm_out.weight":            "linear_attn.out_proj.weight",
-	"attn_q.weight":             "self_attn.q_proj.weight",
-	"attn_k.weight":             "self_attn.k_proj.weight",
-	"attn_v.weight":             "self_attn.v_proj.weight",
-	"attn_output.weight":        "self_attn.o_proj.weight",
-	"ffn_gate_inp.weight":       "mlp.gate.weight",
-	"ffn_gate_shexp.weight":     "mlp.shared_expert.gate_proj.weight",
-	"ffn_up_shexp.weight":       "mlp.shared_expert.up_proj.weight",
-	"ffn_down_shexp.weight":     "mlp.shared_expert.down_proj.weight",
-	"ffn_gate_inp_shexp.weight": "mlp.shared_expert_gate.weight",
-}
-
-// ggufLayerPlusOne maps the layer norms stored as 1+w to their HF names (output_norm is the
-// model-level one).
-var ggufLayerPlusOne = map[string]string{
-	"attn_norm.weight":           "input_layernorm.weight",
-	"post_attention_norm.weight": "post_attention_layernorm.weight",
-	"attn_q_norm.weight":         "self_attn.q_norm.weight",
-	"attn_k_norm.weight":         "self_attn.k_norm.weight",
-}
-
-// ggufExperts maps the stacked expert tensors to the per-expert HF projection.
-var ggufExperts = map[string]string{
-	"ffn_gate_exps.weight": "gate_proj",
-	"ffn_up_exps.weight":   "up_proj",
-	"ffn_down_exps.weight": "down_proj",
 }
 
 // newGGUFSource maps every tensor of f for a model of configuration cfg. On error the memory it took is
@@ -214,44 +169,6 @@ func (s *ggufSource) effectiveValues(hf string) ([]float32, bool) {
 	return slices.Clone(v), ok
 }
 
-// dequantize returns f's tensors with every block-quantized one (Q8_0, Q4_K, …) replaced by an F32 tensor
-// of its exact values, all of them in one region of anonymous memory advised for huge pages (4 bytes a
-// weight; the Go heap took 23 s of page faults for the 3.85 GB of a Q4_K_M bench model).
-func (s *ggufSource) dequantize() ([]*gguf.Tensor, error) {
-	total := 0
-	for _, t := range s.f.Tensors {
-		if gguf.Dequantizable(t.Type) {
-			n, err := gguf.F32.Bytes(t.Ne)
-			if err != nil {
-				return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
-			}
-			total += int(n)
-		}
-	}
-	out := slices.Clone(s.f.Tensors)
-	if total == 0 {
-		return out, nil
-	}
-	var err error
-	if s.deq, err = mapfile.Anon(total); err != nil {
-		return nil, err
-	}
-	off := 0
-	for i, t := range out {
-		if !gguf.Dequantizable(t.Type) {
-			continue
-		}
-		n, _ := gguf.F32.Bytes(t.Ne)
-		data := s.deq[off : off+int(n) : off+int(n)]
-		off += int(n)
-		if err := gguf.DequantizeInto(f32View(data), t); err != nil {
-			return nil, err
-		}
-		out[i] = &gguf.Tensor{Name: t.Name, Type: gguf.F32, Ne: t.Ne, Data: data}
-	}
-	return out, nil
-}
-
 // add registers a tensor under its HF name.
 func (s *ggufSource) add(name, dtype string, shape []int, data []byte) {
 	s.tensors[name] = &safetensors.Tensor{Name: name, DType: dtype, Shape: shape, Data: data, File: s.f.Path}
@@ -299,50 +216,6 @@ func (s *ggufSource) addQKVZ(l int, qkv, gate *gguf.Tensor, cfg *Config) error {
 	s.add(fmt.Sprintf("model.layers.%d.linear_attn.in_proj_qkvz.weight", l), dt, []int{nk * (2*dk + 2*r*dv), H}, out)
 	return nil
 }
-
-// sourceName returns the GGUF tensor that the HF tensor hf comes from ("" when none would).
-func (s *ggufSource) sourceName(hf string) string {
-	if hf == "model.norm.weight" {
-		return "output_norm.weight"
-	}
-	for g, h := range ggufModelRenames {
-		if h == hf {
-			return g
-		}
-	}
-	m := hfLayerName.FindStringSubmatch(hf)
-	if m == nil {
-		return ""
-	}
-	blk, rest := "blk."+m[1]+".", m[2]
-	for _, names := range []map[string]string{ggufLayerRenames, ggufLayerPlusOne} {
-		for g, h := range names {
-			if h == rest {
-				return blk + g
-			}
-		}
-	}
-	switch {
-	case rest == "linear_attn.A_log":
-		return blk + "ssm_a"
-	case rest == "linear_attn.in_proj_qkvz.weight":
-		return blk + "attn_qkv.weight + " + blk + "attn_gate.weight"
-	}
-	if e := hfExpertName.FindStringSubmatch(rest); e != nil {
-		for g, proj := range ggufExperts {
-			if proj == e[2] {
-				return blk + g + "[" + e[1] + "]"
-			}
-		}
-	}
-	return ""
-}
-
-// hfLayerName splits "model.layers.<N>.<rest>", hfExpertName "mlp.experts.<E>.<proj>.weight".
-var (
-	hfLayerName  = regexp.MustCompile(`^model\.layers\.(\d+)\.(.+)$`)
-	hfExpertName = regexp.MustCompile(`^mlp\.experts\.(\d+)\.(\w+)\.weight$`)
-)
 
 func (s *ggufSource) Lookup(name string) (*safetensors.Tensor, bool) {
 	t, ok := s.tensors[name]
@@ -400,58 +273,4 @@ func (s *ggufSource) hashWeights(w io.Writer) {
 		fmt.Fprintf(w, "%s\x00%s\x00%s\x00", t.Name, t.Type, strings.Join(ne, ","))
 		w.Write(t.Data)
 	}
-}
-
-// ggufDType returns the safetensors dtype name of a tensor qnext can read.
-func ggufDType(t *gguf.Tensor) (string, error) {
-	switch t.Type {
-	case gguf.F32:
-		return "F32", nil
-	case gguf.F16:
-		return "F16", nil
-	case gguf.BF16:
-		return "BF16", nil
-	}
-	return "", fmt.Errorf("tensor %s is %s: qnext reads F32, F16 and BF16 GGUF tensors and dequantizes %s", t.Name, t.Type, gguf.DequantizableNames)
-}
-
-// ggufFloats returns a tensor's values as float32.
-func ggufFloats(t *gguf.Tensor) ([]float32, error) {
-	dt, err := ggufDType(t)
-	if err != nil {
-		return nil, err
-	}
-	return widen(dt, t.Data), nil
-}
-
-// f32Bytes returns v as little-endian bytes.
-func f32Bytes(v []float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-// minusOne returns w = v − 1 for each stored scale v (rounded to float32: the HF form, for the binder's
-// shape checks and for the faults that use w; the model takes v itself, see effective).
-func minusOne(v []float32) []float32 {
-	w := make([]float32, len(v))
-	for i, x := range v {
-		w[i] = float32(float64(x) - 1)
-	}
-	return w
-}
-
-// aLogOf returns A_log = log(−a) for each stored ssm_a value a, which must be negative and finite
-// (the HF form; the model takes a itself, see effective).
-func aLogOf(a []float32) ([]float32, error) {
-	out := make([]float32, len(a))
-	for i, x := range a {
-		if !(x < 0) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("element %d is %v; ssm_a holds −exp(A_log), which is negative and finite", i, x)
-		}
-		out[i] = float32(math.Log(-float64(x)))
-	}
-	return out, nil
 }
