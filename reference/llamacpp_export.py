@@ -198,6 +198,7 @@ class Capture:
                 self.rules.setdefault((rule.llama, op), []).append(rule)
         self.got: dict[str, np.ndarray] = {}  # canonical name -> torch-order array, this call
         self.order: list[str] = []
+        self.error: str | None = None  # ctypes drops exceptions raised in a callback: kept for the caller
 
     def rule_for(self, full: str, op: str) -> tuple[Rule, int] | None:
         name, layer = full.split(" (")[0], -1  # "a-0 (cont)" -> "a-0"
@@ -225,7 +226,11 @@ class Capture:
         node = rule.node if layer < 0 else f"model.layers.{layer}" + (f".{rule.node}" if rule.node else "")
         if node in self.got:
             return True  # an earlier tensor of the same name and op was the one
-        self.got[node] = self.read(t)
+        try:
+            self.got[node] = self.read(t)
+        except Exception as e:  # noqa: BLE001 - reported after llama_decode returns
+            self.error = self.error or f"{full} ({node}): {e}"
+            return True
         self.order.append(node)
         return True
 
@@ -235,7 +240,7 @@ class Capture:
         s = ctypes.cast(t, ctypes.POINTER(GGMLTensor)).contents
         dt = GGML_NP.get(s.type)
         if dt is None:
-            raise SystemExit(f"llamacpp_export: tensor {self.ggml.ggml_get_name(t).decode()} has ggml type {s.type}")
+            raise ValueError(f"ggml type {s.type} is not read")
         n = self.ggml.ggml_nbytes(t)
         raw = ctypes.create_string_buffer(n)
         if n:
@@ -340,6 +345,8 @@ def export(a: argparse.Namespace) -> dict:
             if L.llama_decode(ctx, batch) != 0:
                 raise SystemExit(f"llamacpp_export: llama_decode failed at step {step}")
             L.llama_synchronize(ctx)
+            if cap.error:
+                raise SystemExit(f"llamacpp_export: step {step}: reading tensor {cap.error}")
             last = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()
             T = len(toks)
             want = {n.name: n.shape(dims, T, pos + T) for n in spec_nodes}
