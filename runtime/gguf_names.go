@@ -67,6 +67,12 @@ func (s *ggufSource) sourceName(hf string) string {
 		return ""
 	}
 	blk, rest := "blk."+m[1]+".", m[2]
+	if rest == "linear_attn.in_proj_qkvz.weight" { // a legacy ssm_in, or the split pair
+		if _, legacy := s.f.Tensor(blk + "ssm_in.weight"); legacy {
+			return blk + "ssm_in.weight"
+		}
+		return blk + "attn_qkv.weight + " + blk + "attn_gate.weight"
+	}
 	for _, names := range []map[string]string{ggufLayerRenames, ggufLayerPlusOne} {
 		for g, h := range names {
 			if h == rest {
@@ -74,11 +80,8 @@ func (s *ggufSource) sourceName(hf string) string {
 			}
 		}
 	}
-	switch {
-	case rest == "linear_attn.A_log":
+	if rest == "linear_attn.A_log" {
 		return blk + "ssm_a"
-	case rest == "linear_attn.in_proj_qkvz.weight":
-		return blk + "attn_qkv.weight + " + blk + "attn_gate.weight"
 	}
 	if e := hfExpertName.FindStringSubmatch(rest); e != nil {
 		for g, proj := range ggufExperts {

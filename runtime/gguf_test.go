@@ -334,3 +334,39 @@ func TestGGUFResidentAndF16(t *testing.T) {
 	require.LessOrEqual(t, numtest.RelL2(half, mapped), 1e-2)
 	require.Greater(t, numtest.RelL2(half, mapped), 0.0, "the rounding shows")
 }
+
+func TestDescribeGGUF(t *testing.T) {
+	r, err := runtime.DescribeGGUF(tinyGGUF)
+	require.NoError(t, err)
+	require.Empty(t, r.Findings)
+	require.Len(t, r.Tensors, 73)
+	for _, x := range r.Tensors {
+		require.NotEmpty(t, x.HF, "%s has an HF counterpart", x.Name)
+	}
+	ck := loadDir(t, tinyDir)
+	require.Equal(t, ck.Cfg, r.Config)
+
+	// A converter that forgot the +1 of attn_norm and added one to the gated norm.
+	shift := func(d float32) func(x *gguf.WriteTensor) {
+		return func(x *gguf.WriteTensor) {
+			for i := 0; i < len(x.Data); i += 4 {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(x.Data[i:]))
+				binary.LittleEndian.PutUint32(x.Data[i:], math.Float32bits(v+d))
+			}
+		}
+	}
+	bad := rewrite(t, func(kv []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
+		kv, ts = editTensor("blk.1.attn_norm.weight", shift(-1))(kv, ts)
+		return editTensor("blk.2.ssm_norm.weight", shift(+1))(kv, ts)
+	})
+	r, err = runtime.DescribeGGUF(bad)
+	require.NoError(t, err)
+	require.Len(t, r.Findings, 2)
+	require.Contains(t, r.Findings[0], "blk.1.attn_norm.weight: mean")
+	require.Contains(t, r.Findings[0], "stored as w, not 1+w?")
+	require.Contains(t, r.Findings[1], "blk.2.ssm_norm.weight: mean")
+	require.Contains(t, r.Findings[1], "The gated norm takes no +1")
+
+	_, err = runtime.DescribeGGUF(filepath.Join(t.TempDir(), "none.gguf"))
+	require.ErrorContains(t, err, "none.gguf")
+}

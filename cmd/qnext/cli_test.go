@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/qnext/qnext/runtime/gguf"
 	"github.com/qnext/qnext/runtime/safetensors"
 )
 
@@ -50,6 +52,28 @@ func nanModel(t *testing.T) string {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644))
 	return dir
+}
+
+// noPlusOneGGUF writes the tiny GGUF fixture as a converter that forgot the +1 of layer 1's input
+// norm would have written it.
+func noPlusOneGGUF(t *testing.T) string {
+	f, err := gguf.Open(tinyGGUF, gguf.Options{})
+	require.NoError(t, err)
+	defer f.Close()
+	var ts []gguf.WriteTensor
+	for _, x := range f.Tensors {
+		data := append([]byte(nil), x.Data...)
+		if x.Name == "blk.1.attn_norm.weight" {
+			for i := 0; i < len(data); i += 4 {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(data[i:]))
+				binary.LittleEndian.PutUint32(data[i:], math.Float32bits(v-1))
+			}
+		}
+		ts = append(ts, gguf.WriteTensor{Name: x.Name, Type: x.Type, Ne: x.Ne, Data: data})
+	}
+	p := filepath.Join(t.TempDir(), "no-plus-one.gguf")
+	require.NoError(t, gguf.Write(p, f.KVs(), ts))
+	return p
 }
 
 // truncatedGGUF writes the first KiB of the tiny GGUF fixture.
@@ -109,6 +133,13 @@ func TestCLI(t *testing.T) {
 			stdout: []string{"first divergence: step 0 model.embed_tokens"}},
 		{name: "run GGUF needs a tokenizer", args: []string{"run", "--model", tinyGGUF, "--prompt", "hi"}, code: 2,
 			stderr: []string{"tiny-f32.gguf holds none (pass --tokenizer DIR or use --ids)"}},
+		{name: "gguf describes", args: []string{"gguf", tinyGGUF}, stdout: []string{
+			"GGUF v3, qwen3next, 4 layers", "blk.0.attn_qkv.weight", "→ model.layers.0.linear_attn.in_proj_qkvz.weight", "checks: OK"}},
+		{name: "gguf json", args: []string{"gguf", "--json", tinyGGUF}, stdout: []string{`"findings": []`, `"hf": "model.norm.weight"`}},
+		{name: "gguf finds a missing +1", args: []string{"gguf", noPlusOneGGUF(t)}, code: 1,
+			stdout: []string{"findings:", "blk.1.attn_norm.weight: mean"}, stderr: []string{"1 finding(s)"}},
+		{name: "check localises the missing +1", args: []string{"check", "--model", noPlusOneGGUF(t), "--ref", tinyRef}, code: 1,
+			stdout: []string{"first divergence: step 0 model.layers.1.input_layernorm"}},
 		{name: "run GGUF ids", args: []string{"run", "--model", tinyGGUF, "--ids", "1,2,3", "--max-tokens", "2"}, stdout: []string{"generated: "}},
 		{name: "inspect", args: []string{"inspect", d1}, stdout: []string{"steps: 0 prefill", "model.layers.3.self_attn.q_rope"}},
 		{name: "compare self", args: []string{"compare", d1, d1}, stdout: []string{"PASS"}},
