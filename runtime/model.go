@@ -129,8 +129,8 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	return m, nil
 }
 
-// LoadGGUF reads a qwen3next GGUF file with F32, F16 or BF16 tensors (what llama.cpp's converter writes
-// before quantization): the configuration comes from its metadata and the tensors are mapped back to
+// LoadGGUF reads a qwen3next GGUF file with F32, F16 or BF16 tensors, or block-quantized ones, which are
+// dequantized to float32: the configuration comes from its metadata and the tensors are mapped back to
 // their Hugging Face names and meanings (docs/gguf.md), so the model runs and names its nodes exactly as
 // one loaded from the checkpoint the file was converted from.
 func LoadGGUF(path string, opts LoadOptions) (*Model, error) {

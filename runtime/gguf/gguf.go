@@ -10,8 +10,8 @@
 // Every structural problem (bad magic or version, a count or length running past the end of the
 // file, an unknown value or tensor type, a tensor whose data lies outside the file, overlapping
 // tensors, a duplicate name) is an error naming the file and, where there is one, the key or tensor.
-// Quantized tensors are listed with their type; reading their values is left to the caller, which
-// can refuse them by name.
+// Quantized tensors are listed with their type; Dequantize reads the values of the block-quantized
+// ones ggml's k-quants and legacy quants cover (quant.go), and Write writes a file (write.go).
 package gguf
 
 import (
