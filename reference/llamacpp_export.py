@@ -57,6 +57,7 @@ class Rule:
     ops: str
     node: str
     kind: str = "any"
+    src: bool = False  # llama names the tensor's first source, for a tensor the graph leaves unnamed
 
 
 RULES = [
@@ -80,6 +81,7 @@ RULES = [
     Rule("conv_output_raw", "SSM_CONV", "linear_attn.conv1d", "linear"),
     Rule("conv_output_silu", "SILU", "linear_attn.conv_out", "linear"),
     Rule("gate", "MUL", "linear_attn.g", "linear"),
+    Rule("b", "SIGMOID", "linear_attn.beta", "linear", src=True),  # sigmoid(b): unnamed, its source is "b-<i> (cont)"
     Rule("q_conv_predelta", "RESHAPE", "linear_attn.query", "linear"),
     Rule("k_conv_predelta", "RESHAPE", "linear_attn.key", "linear"),
     Rule("v_conv_predelta", "VIEW", "linear_attn.value", "linear"),
@@ -186,38 +188,64 @@ class Capture:
     def __init__(self, lib_dir: Path, kinds: list[str]):
         self.ggml = ctypes.CDLL(str(lib_dir / "libggml-base.so"))
         g = self.ggml
-        g.ggml_get_name.restype, g.ggml_get_name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+        g.ggml_get_name.argtypes = [ctypes.c_void_p]
         g.ggml_op_desc.restype, g.ggml_op_desc.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
         g.ggml_nbytes.restype, g.ggml_nbytes.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
         g.ggml_backend_tensor_get.restype = None
         g.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
         self.kinds = kinds
         self.rules: dict[tuple[str, str], list[Rule]] = {}
+        self.src_rules: dict[tuple[str, str], list[Rule]] = {}
         for rule in RULES:
             for op in rule.ops.split("|"):
-                self.rules.setdefault((rule.llama, op), []).append(rule)
+                (self.src_rules if rule.src else self.rules).setdefault((rule.llama, op), []).append(rule)
+        g.ggml_get_name.restype = ctypes.c_void_p  # the name's address: struct offsets are read from it
+        self.src_offset: int | None = None  # of src[0] from the tensor; None until checked, 0 when unusable
         self.got: dict[str, np.ndarray] = {}  # canonical name -> torch-order array, this call
         self.order: list[str] = []
         self.error: str | None = None  # ctypes drops exceptions raised in a callback: kept for the caller
 
-    def rule_for(self, full: str, op: str) -> tuple[Rule, int] | None:
-        name, layer = full.split(" (")[0], -1  # "a-0 (cont)" -> "a-0"
-        if m := CACHE_NAME.fullmatch(name):  # the KV cache: "cache_k_l3"
-            name, layer = m[1], int(m[2])
-        else:
-            head, dash, tail = name.rpartition("-")
-            if dash and tail.isdigit():
-                name, layer = head, int(tail)
-        for rule in self.rules.get((name, op), []):
+    @staticmethod
+    def split_name(full: str) -> tuple[str, int]:
+        """("a", 0) for "a-0 (cont)", ("cache_k", 3) for "cache_k_l3", (name, -1) for a model-level name."""
+        name = full.split(" (")[0]
+        if m := CACHE_NAME.fullmatch(name):
+            return m[1], int(m[2])
+        head, dash, tail = name.rpartition("-")
+        if dash and tail.isdigit():
+            return head, int(tail)
+        return name, -1
+
+    def rule_for(self, full: str, op: str, rules=None) -> tuple[Rule, int] | None:
+        name, layer = self.split_name(full)
+        for rule in (rules if rules is not None else self.rules).get((name, op), []):
             kind = "model" if layer < 0 else self.kinds[layer]
             if rule.kind == kind or (rule.kind == "any" and layer >= 0):
                 return rule, layer
         return None
 
+    def name_of(self, t) -> str:
+        return ctypes.string_at(self.ggml.ggml_get_name(t)).decode(errors="replace")
+
+    def src0_name(self, t) -> str | None:
+        """The name of the tensor's first source. struct ggml_tensor ends with src[10], view_src, view_offs,
+        data, name[64]: src[0] lies 104 bytes before name, which must be 256 bytes into the struct (checked
+        once; otherwise sources are not read)."""
+        if self.src_offset is None:
+            off = self.ggml.ggml_get_name(t) - t
+            self.src_offset = off - 104 if off == 256 else 0
+        if not self.src_offset:
+            return None
+        src = ctypes.c_void_p.from_address(t + self.src_offset).value
+        return self.name_of(src) if src else None
+
     def __call__(self, t, ask, _user) -> bool:
-        full = self.ggml.ggml_get_name(t).decode(errors="replace")
+        full = self.name_of(t)
         op = self.ggml.ggml_op_desc(t).decode(errors="replace")
         hit = self.rule_for(full, op)
+        if hit is None and any(k[1] == op for k in self.src_rules):
+            src = self.src0_name(t)
+            hit = self.rule_for(src, op, self.src_rules) if src else None
         if ask:
             return hit is not None
         if hit is None:
