@@ -135,6 +135,12 @@ func TestCLI(t *testing.T) {
 			stderr: []string{"tiny-f32.gguf holds none (pass --tokenizer DIR or use --ids)"}},
 		{name: "gguf describes", args: []string{"gguf", tinyGGUF}, stdout: []string{
 			"GGUF v3, qwen3next, 4 layers", "blk.0.attn_qkv.weight", "→ model.layers.0.linear_attn.in_proj_qkvz.weight", "checks: OK"}},
+		{name: "synth set", args: []string{"synth", "--out", filepath.Join(tmp, "s256"), "--set", "Hidden=96", "--set", "VocabSize=300"},
+			stdout: []string{"vocab 300"}},
+		{name: "synth bad set", args: []string{"synth", "--out", filepath.Join(tmp, "sbad"), "--set", "Hiden=96"}, code: 2,
+			stderr: []string{"--set: synth: no field Hiden"}},
+		{name: "synth set without =", args: []string{"synth", "--out", filepath.Join(tmp, "sbad2"), "--set", "Hidden"}, code: 2,
+			stderr: []string{`--set "Hidden": want Field=value`}},
 		{name: "gguf json", args: []string{"gguf", "--json", tinyGGUF}, stdout: []string{`"findings": []`, `"hf": "model.norm.weight"`}},
 		{name: "gguf finds a missing +1", args: []string{"gguf", noPlusOneGGUF(t)}, code: 1,
 			stdout: []string{"findings:", "blk.1.attn_norm.weight: mean"}, stderr: []string{"1 finding(s)"}},
