@@ -45,7 +45,7 @@ func DescribeGGUF(path string) (*GGUFReport, error) {
 	if r.Config, err = ConfigFromGGUF(f); err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", path, err)
 	}
-	src, err := newGGUFSource(f, r.Config)
+	src, err := newGGUFSourceWith(f, r.Config, true) // names only: quantized tensors are not dequantized
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %s: %w", path, err)
 	}

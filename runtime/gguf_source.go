@@ -35,12 +35,18 @@ type ggufSource struct {
 	tensors   map[string]*safetensors.Tensor
 	effective map[string][]float32 // by HF name: the stored 1+w or −exp(A_log) (effectiveValues)
 	deq       []byte               // the dequantized tensors (anonymous memory), nil when none
+	namesOnly bool                 // quantized tensors are named, not dequantized (no data: DescribeGGUF)
 }
 
 // newGGUFSource maps every tensor of f for a model of configuration cfg. On error the memory it took is
 // released (f itself stays open: the caller's).
 func newGGUFSource(f *gguf.File, cfg *Config) (*ggufSource, error) {
-	s := &ggufSource{f: f, tensors: map[string]*safetensors.Tensor{}, effective: map[string][]float32{}}
+	return newGGUFSourceWith(f, cfg, false)
+}
+
+// newGGUFSourceWith is newGGUFSource; namesOnly leaves the quantized tensors without values.
+func newGGUFSourceWith(f *gguf.File, cfg *Config, namesOnly bool) (*ggufSource, error) {
+	s := &ggufSource{f: f, tensors: map[string]*safetensors.Tensor{}, effective: map[string][]float32{}, namesOnly: namesOnly}
 	if err := s.bind(cfg); err != nil {
 		_ = mapfile.Close(&s.deq)
 		return nil, err

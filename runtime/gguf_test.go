@@ -370,3 +370,21 @@ func TestDescribeGGUF(t *testing.T) {
 	_, err = runtime.DescribeGGUF(filepath.Join(t.TempDir(), "none.gguf"))
 	require.ErrorContains(t, err, "none.gguf")
 }
+
+// DescribeGGUF names quantized tensors without dequantizing them (a large file would need 4 bytes a weight).
+func TestDescribeGGUFQuantized(t *testing.T) {
+	q := rewrite(t, editTensor("blk.0.ffn_up_exps.weight", func(x *gguf.WriteTensor) {
+		x.Type = gguf.Q8_0
+		x.Data = make([]byte, int(x.Ne[0]/32*34*x.Ne[1]*x.Ne[2]))
+	}))
+	r, err := runtime.DescribeGGUF(q)
+	require.NoError(t, err)
+	for _, x := range r.Tensors {
+		if x.Name == "blk.0.ffn_up_exps.weight" {
+			require.Equal(t, "Q8_0", x.Type)
+			require.Equal(t, "model.layers.0.mlp.experts.0.up_proj.weight … (8 tensors)", x.HF)
+			return
+		}
+	}
+	t.Fatal("tensor not listed")
+}

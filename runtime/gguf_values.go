@@ -30,6 +30,14 @@ func (s *ggufSource) dequantize() ([]*gguf.Tensor, error) {
 	if total == 0 {
 		return out, nil
 	}
+	if s.namesOnly { // DescribeGGUF: the names and shapes, without the values (a 48 GB Q4_K_M would need 320)
+		for i, t := range out {
+			if gguf.Dequantizable(t.Type) {
+				out[i] = &gguf.Tensor{Name: t.Name, Type: gguf.F32, Ne: t.Ne}
+			}
+		}
+		return out, nil
+	}
 	var err error
 	if s.deq, err = mapfile.Anon(total); err != nil {
 		return nil, err
