@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/qnext/qnext/internal/atomicfile"
 )
 
 // Layout is how a Recorder stores the tensors of a dump (docs/dump-format.md).
@@ -69,7 +71,7 @@ func newTensorWriter(l Layout, dir string, noSync bool) tensorWriter {
 	return &filesWriter{dir: dir, noSync: noSync, made: map[int]bool{}}
 }
 
-// filesWriter writes DIR/step<N>/<name>.npy, each atomically (writeAtomic).
+// filesWriter writes DIR/step<N>/<name>.npy, each atomically (atomicfile.Write).
 type filesWriter struct {
 	dir    string
 	noSync bool
@@ -150,7 +152,7 @@ func npyDescr(t Tensor) string {
 }
 
 func (w *npzWriter) open(step int) error {
-	f, err := createTemp(w.dir, "step"+strconv.Itoa(step)+".npz")
+	f, err := atomicfile.CreateTemp(w.dir, "step"+strconv.Itoa(step)+".npz")
 	if err != nil {
 		return err
 	}
@@ -187,7 +189,7 @@ func (w *npzWriter) finish() error {
 		return fmt.Errorf("%s: %w", final, err)
 	}
 	if !w.noSync {
-		syncDir(w.dir)
+		atomicfile.SyncDir(w.dir)
 	}
 	return nil
 }

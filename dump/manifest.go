@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/qnext/qnext/internal/atomicfile"
 )
 
 // Format and Version identify the dump format this package reads and writes (docs/dump-format.md).
@@ -193,7 +195,7 @@ func WriteManifest(dir string, m *Manifest) error {
 		return err
 	}
 	p := filepath.Join(dir, ManifestName)
-	if err := writeAtomic(p, false, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := atomicfile.Write(p, false, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/qnext/qnext/internal/atomicfile"
 )
 
 // manifest.json is written much as reference/dumpio.py writes it: the top level indented by one space,
@@ -129,7 +131,7 @@ type manifestStream struct {
 }
 
 func newManifestStream(dir string, head []byte) (*manifestStream, error) {
-	f, err := createTemp(dir, ManifestName)
+	f, err := atomicfile.CreateTemp(dir, ManifestName)
 	if err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
@@ -170,7 +172,7 @@ func (s *manifestStream) finish(tail []byte) error {
 		os.Remove(s.f.Name())
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	syncDir(s.dir)
+	atomicfile.SyncDir(s.dir)
 	return nil
 }
 

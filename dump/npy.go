@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"codeberg.org/sbinet/npyio"
+	"github.com/qnext/qnext/internal/atomicfile"
 	"github.com/x448/float16"
 )
 
@@ -22,7 +23,7 @@ const npyAlign = 64
 // chunk is the number of elements encoded or decoded per buffer refill.
 const chunk = 16 << 10
 
-// WriteNPY writes one tensor as an NPY 1.0 file, atomically (see writeAtomic). Exactly one of f32 and
+// WriteNPY writes one tensor as an NPY 1.0 file, atomically (see atomicfile.Write). Exactly one of f32 and
 // i64 carries the data: i64 != nil selects '<i8', otherwise '<f4'. The element count must match shape;
 // an empty shape is a 0-D scalar.
 func WriteNPY(path string, shape []int, f32 []float32, i64 []int64) error {
@@ -48,7 +49,7 @@ func writeNPY(path string, shape []int, f32 []float32, i64 []int64, noSync bool)
 	if err != nil {
 		return errorf(path, "%w", err)
 	}
-	err = writeAtomic(path, noSync, func(w io.Writer) error {
+	err = atomicfile.Write(path, noSync, func(w io.Writer) error {
 		if _, err := w.Write(hdr); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qnext/qnext/internal/atomicfile"
 	"github.com/qnext/qnext/internal/testx"
 )
 
@@ -179,7 +180,7 @@ func TestWriteAtomic(t *testing.T) {
 	before, _ := os.ReadFile(p)
 
 	// A writer that fails halfway leaves the old file untouched and no temp file behind.
-	err := writeAtomic(p, false, func(w io.Writer) error {
+	err := atomicfile.Write(p, false, func(w io.Writer) error {
 		w.Write([]byte("partial"))
 		return errors.New("disk full")
 	})

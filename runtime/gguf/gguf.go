@@ -17,7 +17,6 @@ package gguf
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/qnext/qnext/internal/mapfile"
@@ -158,15 +157,15 @@ func Parse(path string, data []byte) (*File, error) {
 		return fail(fmt.Errorf("data section starts at byte %d, past the end of the file (%d bytes)", start, len(data)))
 	}
 	f.DataStart = start
-	if err := f.bindData(start, align); err != nil {
+	if err := f.bindData(align); err != nil {
 		return fail(err)
 	}
 	return f, nil
 }
 
-// bindData checks every tensor's extent against the data section at start and sets its Data.
-func (f *File) bindData(start, align uint64) error {
-	size := uint64(len(f.data))
+// bindData checks every tensor's extent against the data section (at f.DataStart) and sets its Data.
+func (f *File) bindData(align uint64) error {
+	size, start := uint64(len(f.data)), f.DataStart
 	type span struct {
 		t      *Tensor
 		lo, hi uint64
@@ -254,16 +253,11 @@ func (r *reader) tensorInfo() (*Tensor, error) {
 	if nd > 8 {
 		return nil, fmt.Errorf("%s: %d dimensions (at most 8)", name, nd)
 	}
-	t := &Tensor{Name: name, Ne: make([]uint64, nd)}
-	elems := uint64(1)
+	t := &Tensor{Name: name, Ne: make([]uint64, nd)} // the sizes are checked by bindData (Type.Bytes)
 	for i := range t.Ne {
 		if t.Ne[i], err = r.u64(); err != nil {
 			return nil, fmt.Errorf("%s: ne[%d]: %w", name, i, err)
 		}
-		if t.Ne[i] != 0 && elems > math.MaxInt64/t.Ne[i] {
-			return nil, fmt.Errorf("%s: shape %v has too many elements", name, t.Ne)
-		}
-		elems *= t.Ne[i]
 	}
 	typ, err := r.u32()
 	if err != nil {

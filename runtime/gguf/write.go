@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/qnext/qnext/internal/atomicfile"
 )
 
 // KV is one metadata pair, for Write.
@@ -105,19 +106,7 @@ func Write(path string, kv []KV, tensors []WriteTensor) error {
 		b.Write(t.Data)
 		pad()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("gguf: write %s: %w", path, err)
-	}
-	_, err = tmp.Write(b.Bytes())
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, false, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
 		return fmt.Errorf("gguf: write %s: %w", path, err)
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"sort"
+
+	"github.com/qnext/qnext/internal/atomicfile"
 )
 
 // WriteTensor is one tensor to write: raw little-endian bytes of dtype and shape.
@@ -16,7 +18,7 @@ type WriteTensor struct {
 	Data  []byte
 }
 
-// Write writes tensors to path as one safetensors file (temp file + rename). Tensors are stored sorted
+// Write writes tensors to path as one safetensors file, atomically (atomicfile.Write). Tensors are stored sorted
 // by name; the header is padded with spaces to a multiple of 8 bytes.
 func Write(path string, tensors []WriteTensor, metadata map[string]string) error {
 	sorted := append([]WriteTensor(nil), tensors...)
@@ -48,31 +50,24 @@ func Write(path string, tensors []WriteTensor, metadata map[string]string) error
 	for len(hb)%8 != 0 {
 		hb = append(hb, ' ')
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
 	var lenb [8]byte
 	binary.LittleEndian.PutUint64(lenb[:], uint64(len(hb)))
-	werr := func() error {
-		if _, err := f.Write(lenb[:]); err != nil {
+	err = atomicfile.Write(path, false, func(w io.Writer) error {
+		if _, err := w.Write(lenb[:]); err != nil {
 			return err
 		}
-		if _, err := f.Write(hb); err != nil {
+		if _, err := w.Write(hb); err != nil {
 			return err
 		}
 		for _, t := range sorted {
-			if _, err := f.Write(t.Data); err != nil {
+			if _, err := w.Write(t.Data); err != nil {
 				return err
 			}
 		}
-		return f.Close()
-	}()
-	if werr != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("safetensors: write %s: %w", path, werr)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
