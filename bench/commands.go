@@ -29,10 +29,10 @@ type Commands struct {
 func MeasureCommands(r Reps, run, dump []string, dir string) (Commands, error) {
 	c := Commands{Run: run, Dump: dump, Dir: dir, FS: FSType(dir)}
 	var runCPU, dumpCPU []float64
-	one := func(argv []string, cpu *[]float64) func() (time.Duration, error) {
+	one := func(argv []string, isDump bool, cpu *[]float64) func() (time.Duration, error) {
 		return func() (time.Duration, error) {
 			args := argv
-			if cpu == &dumpCPU {
+			if isDump {
 				out, err := os.MkdirTemp(dir, "qnext-bench-cmd-")
 				if err != nil {
 					return 0, err
@@ -52,12 +52,14 @@ func MeasureCommands(r Reps, run, dump []string, dir string) (Commands, error) {
 			return d, nil
 		}
 	}
-	ps, err := interleave(r, 1, one(run, &runCPU), one(dump, &dumpCPU))
+	ps, err := interleave(r, 1, one(run, false, &runCPU), one(dump, true, &dumpCPU))
 	if err != nil {
 		return c, err
 	}
 	c.RunP, c.DumpP = ps[0], ps[1]
 	c.Ratio = c.DumpP.Median / c.RunP.Median
-	c.RunCPU, c.DumpCPU = Median(runCPU), Median(dumpCPU)
+	// the children's CPU of the timed runs (the warm-ups ran first)
+	c.RunCPU = Median(runCPU[len(runCPU)-len(c.RunP.Seconds):])
+	c.DumpCPU = Median(dumpCPU[len(dumpCPU)-len(c.DumpP.Seconds):])
 	return c, nil
 }

@@ -188,7 +188,8 @@ class Capture:
     def __init__(self, lib_dir: Path, kinds: list[str]):
         self.ggml = ctypes.CDLL(str(lib_dir / "libggml-base.so"))
         g = self.ggml
-        g.ggml_get_name.argtypes = [ctypes.c_void_p]
+        # the name's address: struct offsets are read from it (src0_name)
+        g.ggml_get_name.restype, g.ggml_get_name.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
         g.ggml_op_desc.restype, g.ggml_op_desc.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
         g.ggml_nbytes.restype, g.ggml_nbytes.argtypes = ctypes.c_size_t, [ctypes.c_void_p]
         g.ggml_backend_tensor_get.restype = None
@@ -199,10 +200,8 @@ class Capture:
         for rule in RULES:
             for op in rule.ops.split("|"):
                 (self.src_rules if rule.src else self.rules).setdefault((rule.llama, op), []).append(rule)
-        g.ggml_get_name.restype = ctypes.c_void_p  # the name's address: struct offsets are read from it
         self.src_offset: int | None = None  # of src[0] from the tensor; None until checked, 0 when unusable
-        self.got: dict[str, np.ndarray] = {}  # canonical name -> torch-order array, this call
-        self.order: list[str] = []
+        self.got: dict[str, np.ndarray] = {}  # canonical name -> torch-order array, this call, in graph order
         self.error: str | None = None  # ctypes drops exceptions raised in a callback: kept for the caller
 
     @staticmethod
@@ -258,8 +257,6 @@ class Capture:
             self.got[node] = self.read(t)
         except Exception as e:  # noqa: BLE001 - reported after llama_decode returns
             self.error = self.error or f"{full} ({node}): {e}"
-            return True
-        self.order.append(node)
         return True
 
     def read(self, t) -> np.ndarray:
@@ -369,7 +366,7 @@ def export(a: argparse.Namespace) -> dict:
             for i, t in enumerate(toks):
                 batch.token[i], batch.pos[i], batch.n_seq_id[i] = t, pos + i, 1
                 batch.seq_id[i][0], batch.logits[i] = 0, 1
-            cap.got, cap.order = {}, []
+            cap.got = {}
             if L.llama_decode(ctx, batch) != 0:
                 raise SystemExit(f"llamacpp_export: llama_decode failed at step {step}")
             L.llama_synchronize(ctx)
@@ -379,8 +376,8 @@ def export(a: argparse.Namespace) -> dict:
             T = len(toks)
             want = {n.name: n.shape(dims, T, pos + T) for n in spec_nodes}
             got: dict[str, np.ndarray] = {"input_ids": np.asarray(toks, dtype=np.int64)}
-            for node in cap.order:
-                got.update(canonical(node, cap.got[node], T, dims, want))
+            for node, arr in cap.got.items():
+                got.update(canonical(node, arr, T, dims, want))
             for n in spec_nodes:  # in the canonical order, so that `order` follows the forward pass
                 if n.name in got:
                     out.add(order=order, step=step, name=n.name, layer=n.layer, op=n.op, inputs=n.inputs, arr=got[n.name])

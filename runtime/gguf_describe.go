@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/qnext/qnext/runtime/gguf"
 )
@@ -50,32 +49,19 @@ func DescribeGGUF(path string) (*GGUFReport, error) {
 		return nil, fmt.Errorf("runtime: %s: %w", path, err)
 	}
 	defer src.Close()
-	hf := map[string][]string{} // GGUF name → HF names
-	for _, name := range src.Names() {
-		g := src.sourceName(name)
-		if strings.Contains(g, "[") { // an expert slice: blk.0.ffn_gate_exps.weight[3]
-			g = g[:strings.Index(g, "[")]
-		}
-		hf[g] = append(hf[g], name)
-	}
 	for _, t := range f.Tensors {
 		d := GGUFTensor{Name: t.Name, Type: t.Type.String(), Shape: t.Shape()}
-		switch names := hf[t.Name]; {
+		switch names := src.from[t.Name]; {
 		case len(names) == 1:
 			d.HF = names[0]
 		case len(names) > 1:
 			d.HF = fmt.Sprintf("%s … (%d tensors)", names[0], len(names))
 		}
-		for g, names := range hf { // attn_qkv and attn_gate give in_proj_qkvz together: "a + b"
-			if a, b, pair := strings.Cut(g, " + "); pair && (a == t.Name || b == t.Name) {
-				d.HF = names[0]
+		if mean, ok := checkedMean(t); ok {
+			d.Mean = &mean
+			if f := check(t.Name, mean); f != "" {
+				r.Findings = append(r.Findings, f)
 			}
-		}
-		if f := r.check(t); f != "" {
-			r.Findings = append(r.Findings, f)
-		}
-		if v, ok := checkedMean(t); ok {
-			d.Mean = &v
 		}
 		r.Tensors = append(r.Tensors, d)
 	}
@@ -98,20 +84,18 @@ func checkedMean(t *gguf.Tensor) (float64, bool) {
 	return s / float64(len(v)), true
 }
 
-// check returns the finding on tensor t ("" when none).
-func (r *GGUFReport) check(t *gguf.Tensor) string {
-	rest := t.Name
-	if m := blkName.FindStringSubmatch(t.Name); m != nil {
+// check returns the finding on the 1-D tensor name whose values average mean ("" when none).
+func check(name string, mean float64) string {
+	rest := name
+	if m := blkName.FindStringSubmatch(name); m != nil {
 		rest = m[2]
 	}
 	_, plusOne := ggufLayerPlusOne[rest]
-	plusOne = plusOne || t.Name == "output_norm.weight"
-	mean, ok := checkedMean(t)
 	switch {
-	case plusOne && ok && mean < 0.5:
-		return fmt.Sprintf("%s: mean %.3g — stored as w, not 1+w? The HF → GGUF conversion adds 1 to the zero-centred norms", t.Name, mean)
-	case rest == "ssm_norm.weight" && ok && mean > 1.5:
-		return fmt.Sprintf("%s: mean %.3g — stored as 1+w? The gated norm takes no +1 (HF uses w as is)", t.Name, mean)
+	case (plusOne || name == "output_norm.weight") && mean < 0.5:
+		return fmt.Sprintf("%s: mean %.3g — stored as w, not 1+w? The HF → GGUF conversion adds 1 to the zero-centred norms", name, mean)
+	case rest == "ssm_norm.weight" && mean > 1.5:
+		return fmt.Sprintf("%s: mean %.3g — stored as 1+w? The gated norm takes no +1 (HF uses w as is)", name, mean)
 	}
 	return ""
 }

@@ -35,7 +35,8 @@ type ggufSource struct {
 	tensors   map[string]*safetensors.Tensor
 	effective map[string][]float32 // by HF name: the stored 1+w or −exp(A_log) (effectiveValues)
 	deq       []byte               // the dequantized tensors (anonymous memory), nil when none
-	namesOnly bool                 // quantized tensors are named, not dequantized (no data: DescribeGGUF)
+	namesOnly bool                 // names and shapes only: no dequantizing, no regrouping (DescribeGGUF)
+	from      map[string][]string  // GGUF tensor name → the HF tensors made from it
 }
 
 // newGGUFSource maps every tensor of f for a model of configuration cfg. On error the memory it took is
@@ -46,7 +47,8 @@ func newGGUFSource(f *gguf.File, cfg *Config) (*ggufSource, error) {
 
 // newGGUFSourceWith is newGGUFSource; namesOnly leaves the quantized tensors without values.
 func newGGUFSourceWith(f *gguf.File, cfg *Config, namesOnly bool) (*ggufSource, error) {
-	s := &ggufSource{f: f, tensors: map[string]*safetensors.Tensor{}, effective: map[string][]float32{}, namesOnly: namesOnly}
+	s := &ggufSource{f: f, tensors: map[string]*safetensors.Tensor{}, effective: map[string][]float32{},
+		namesOnly: namesOnly, from: map[string][]string{}}
 	if err := s.bind(cfg); err != nil {
 		_ = mapfile.Close(&s.deq)
 		return nil, err
@@ -102,7 +104,7 @@ func (s *ggufSource) bind(cfg *Config) error {
 // addModel maps a model-level tensor t (of dtype dt).
 func (s *ggufSource) addModel(t *gguf.Tensor, dt string) error {
 	if hf, ok := ggufModelRenames[t.Name]; ok {
-		s.add(hf, dt, t.Shape(), t.Data)
+		s.add(hf, dt, t.Shape(), t.Data, t.Name)
 		return nil
 	}
 	if t.Name == "output_norm.weight" {
@@ -122,7 +124,7 @@ func (s *ggufSource) addLayer(l int, rest string, t *gguf.Tensor, dt string) err
 		case rest == "ffn_gate_inp_shexp.weight" && len(shape) == 1: // [H] → [1, H]
 			shape = []int{1, shape[0]}
 		}
-		s.add(p+hf, dt, shape, t.Data)
+		s.add(p+hf, dt, shape, t.Data, t.Name)
 		return nil
 	}
 	if hf, ok := ggufLayerPlusOne[rest]; ok {
@@ -134,7 +136,7 @@ func (s *ggufSource) addLayer(l int, rest string, t *gguf.Tensor, dt string) err
 		}
 		per := len(t.Data) / shape[0]
 		for e := range shape[0] {
-			s.add(fmt.Sprintf("%smlp.experts.%d.%s.weight", p, e, proj), dt, shape[1:], t.Data[e*per:(e+1)*per])
+			s.add(fmt.Sprintf("%smlp.experts.%d.%s.weight", p, e, proj), dt, shape[1:], t.Data[e*per:(e+1)*per], t.Name)
 		}
 		return nil
 	}
@@ -148,7 +150,7 @@ func (s *ggufSource) addLayer(l int, rest string, t *gguf.Tensor, dt string) err
 		if err != nil {
 			return fmt.Errorf("tensor %s: %w", t.Name, err)
 		}
-		s.add(p+"linear_attn.A_log", "F32", shape, f32Bytes(aLog))
+		s.add(p+"linear_attn.A_log", "F32", shape, f32Bytes(aLog), t.Name)
 		s.effective[p+"linear_attn.A_log"] = a
 		return nil
 	case "ffn_gate_up_exps.weight":
@@ -163,7 +165,7 @@ func (s *ggufSource) addMinusOne(hf string, t *gguf.Tensor) error {
 	if err != nil {
 		return err
 	}
-	s.add(hf, "F32", t.Shape(), f32Bytes(minusOne(v)))
+	s.add(hf, "F32", t.Shape(), f32Bytes(minusOne(v)), t.Name)
 	s.effective[hf] = v
 	return nil
 }
@@ -175,9 +177,12 @@ func (s *ggufSource) effectiveValues(hf string) ([]float32, bool) {
 	return slices.Clone(v), ok
 }
 
-// add registers a tensor under its HF name.
-func (s *ggufSource) add(name, dtype string, shape []int, data []byte) {
+// add registers a tensor under its HF name, made from the GGUF tensors srcs.
+func (s *ggufSource) add(name, dtype string, shape []int, data []byte, srcs ...string) {
 	s.tensors[name] = &safetensors.Tensor{Name: name, DType: dtype, Shape: shape, Data: data, File: s.f.Path}
+	for _, g := range srcs {
+		s.from[g] = append(s.from[g], name)
+	}
 }
 
 // addQKVZ regroups layer l's attn_qkv [2·nk·dk + nv·dv, H] and attn_gate [nv·dv, H] into
@@ -211,6 +216,12 @@ func (s *ggufSource) addQKVZ(l int, qkv, gate *gguf.Tensor, cfg *Config) error {
 	}
 	row := len(qkv.Data) / (2*nk*dk + nv*dv) // bytes per row
 	r := nv / nk
+	name := fmt.Sprintf("model.layers.%d.linear_attn.in_proj_qkvz.weight", l)
+	shape := []int{nk * (2*dk + 2*r*dv), H}
+	if s.namesOnly { // DescribeGGUF: no copy of the matrices
+		s.add(name, dt, shape, nil, qkv.Name, gate.Name)
+		return nil
+	}
 	out := make([]byte, 0, len(qkv.Data)+len(gate.Data))
 	rows := func(src []byte, from, n int) { out = append(out, src[from*row:(from+n)*row]...) }
 	for h := range nk {
@@ -219,7 +230,7 @@ func (s *ggufSource) addQKVZ(l int, qkv, gate *gguf.Tensor, cfg *Config) error {
 		rows(qkv.Data, 2*nk*dk+h*r*dv, r*dv) // v of value heads h·r … h·r+r−1
 		rows(gate.Data, h*r*dv, r*dv)        // z of the same heads
 	}
-	s.add(fmt.Sprintf("model.layers.%d.linear_attn.in_proj_qkvz.weight", l), dt, []int{nk * (2*dk + 2*r*dv), H}, out)
+	s.add(name, dt, shape, out, qkv.Name, gate.Name)
 	return nil
 }
 

@@ -252,28 +252,23 @@ func (o *runOptions) check() error {
 	return nil
 }
 
-// sideFile returns the path of a file that comes with the checkpoint (name "": its directory): in the
-// model directory, or, for a GGUF file, in --tokenizer's directory when given; "" when there is none (a
-// GGUF file holds no tokenizer.json or generation_config.json that qnext reads).
-func (o *runOptions) sideFile(name string) string {
+// generationConfig returns the path of the checkpoint's generation_config.json: in the model directory,
+// or, for a GGUF file (which holds none qnext reads), in --tokenizer's directory when given; "" else.
+func (o *runOptions) generationConfig() string {
 	dir := o.Model
 	if st, err := os.Stat(o.Model); err == nil && st.Mode().IsRegular() {
-		dir = ""
-		if o.Tokenizer != "" {
-			dir = o.Tokenizer
-			if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
-				dir = filepath.Dir(dir)
-			}
+		if dir = o.Tokenizer; dir == "" {
+			return ""
+		}
+		if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+			dir = filepath.Dir(dir)
 		}
 	}
-	if dir == "" || name == "" {
-		return dir
-	}
-	return filepath.Join(dir, name)
+	return filepath.Join(dir, "generation_config.json")
 }
 
-// openRunTokenizer loads --tokenizer, or the model directory's tokenizer.json when present; nil
-// without one (only --ids works then).
+// openRunTokenizer loads --tokenizer, or the tokenizer a GGUF model stores, or the model directory's
+// tokenizer.json when present; nil without one (only --ids works then).
 func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 	src := o.Tokenizer
 	if src == "" && tokenizer.IsGGUF(o.Model) {
@@ -300,7 +295,7 @@ func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 		return nil, err
 	}
 	if o.Tokenizer != "" {
-		eos, err := tokenizer.ReadGenerationEOS(o.sideFile("generation_config.json"))
+		eos, err := tokenizer.ReadGenerationEOS(o.generationConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +306,7 @@ func openRunTokenizer(o *runOptions) (*tokenizer.Tokenizer, error) {
 
 // generateOptions merges the checkpoint's generation config with the flags.
 func (o *runOptions) generateOptions(m *runtime.Model, tk *tokenizer.Tokenizer) (generate.Options, error) {
-	s, err := generate.ReadGenerationConfig(o.sideFile("generation_config.json"))
+	s, err := generate.ReadGenerationConfig(o.generationConfig())
 	if err != nil {
 		return generate.Options{}, err
 	}
@@ -342,7 +337,7 @@ func (o *runOptions) generateOptions(m *runtime.Model, tk *tokenizer.Tokenizer) 
 	if tk != nil {
 		eos = append(eos, tk.EOSIDs()...)
 	} else {
-		gen, err := tokenizer.ReadGenerationEOS(o.sideFile("generation_config.json"))
+		gen, err := tokenizer.ReadGenerationEOS(o.generationConfig())
 		if err != nil {
 			return generate.Options{}, err
 		}
