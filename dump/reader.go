@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sort"
 	"sync"
 )
 
@@ -162,4 +163,24 @@ func (ix *npzIndex) load(member string, buf []float32) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("%s: CRC-32 mismatch, the member is corrupt", where)
 	}
 	return t, nil
+}
+
+// NPZMembers lists the member names of the .npz archive at path, sorted.
+func NPZMembers(path string) ([]string, error) {
+	ix := readNPZIndex(path)
+	if ix.err != nil {
+		return nil, fmt.Errorf("%s: %w", path, ix.err)
+	}
+	names := make([]string, 0, len(ix.members))
+	for n := range ix.members {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ReadNPZMember reads one member (an NPY stream, stored or deflated) of the .npz archive at path, with
+// the dtypes ReadTensor accepts.
+func ReadNPZMember(path, member string) (Tensor, error) {
+	return readNPZIndex(path).load(member, nil)
 }

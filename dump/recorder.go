@@ -406,3 +406,27 @@ func (r *Recorder) Close() error {
 	}
 	return r.ms.finish(tail)
 }
+
+// errAborted is the write error an aborted Recorder's writer sees.
+var errAborted = errors.New("dump: aborted")
+
+// Abort stops the Recorder without writing manifest.json: queued tensors are dropped and the archive in
+// progress is removed, so the directory reads as an interrupted dump, never as a complete one (archives
+// of earlier steps stay). After Abort the Recorder accepts nothing more; Abort after Close does nothing.
+func (r *Recorder) Abort() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.fail(errAborted)
+	if r.cur != nil {
+		putBatch(r.cur)
+		r.cur = nil
+	}
+	close(r.full)
+	r.mu.Unlock()
+	<-r.done
+	r.ms.abort()
+}

@@ -32,6 +32,25 @@ func qnext(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// checkRun runs the CLI with args and checks its exit code, that stdout and stderr hold the fragments
+// given, and that a failure prints exactly one error line. It returns stdout.
+func checkRun(t *testing.T, args []string, wantCode int, stdout, stderr []string) string {
+	t.Helper()
+	code, out, errs := qnext(t, args...)
+	require.Equalf(t, wantCode, code, "stdout:\n%s\nstderr:\n%s", out, errs)
+	for _, s := range stdout {
+		require.Contains(t, out, s)
+	}
+	for _, s := range stderr {
+		require.Contains(t, errs, s)
+	}
+	if code != 0 {
+		require.Equal(t, 1, strings.Count(errs, "qnext: "), "one error line: %q", errs)
+		require.True(t, strings.HasSuffix(errs, "\n") && !strings.Contains(errs[strings.Index(errs, "qnext: "):len(errs)-1], "\n"), "one-line error: %q", errs)
+	}
+	return out
+}
+
 // nanModel writes a copy of the tiny fixture whose layer-1 out_proj holds a NaN.
 func nanModel(t *testing.T) string {
 	t.Helper()
@@ -167,18 +186,7 @@ func TestCLI(t *testing.T) {
 			stderr: []string{"cut.gguf: ", "run past the end of the file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := qnext(t, tc.args...)
-			require.Equalf(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", out, errs)
-			for _, s := range tc.stdout {
-				require.Contains(t, out, s)
-			}
-			for _, s := range tc.stderr {
-				require.Contains(t, errs, s)
-			}
-			if code != 0 {
-				require.Equal(t, 1, strings.Count(errs, "qnext: "), "one error line: %q", errs)
-				require.True(t, strings.HasSuffix(errs, "\n") && !strings.Contains(errs[strings.Index(errs, "qnext: "):len(errs)-1], "\n"), "one-line error: %q", errs)
-			}
+			out := checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr)
 			if tc.jsonOut {
 				var v map[string]any
 				require.NoError(t, json.Unmarshal([]byte(out), &v))
@@ -201,4 +209,35 @@ func TestCLINonFinite(t *testing.T) {
 	code, stdout, _ := qnext(t, "inspect", out)
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "model.layers.1.linear_attn.norm")
+}
+
+// TestCLIImport: qnext's own tensors, written as loose .npy files under the canonical names (a dump with
+// its manifest removed), imported against the reference, pass compare; bad flags and a bad map are
+// one-line errors with exit code 2.
+func TestCLIImport(t *testing.T) {
+	tmp := t.TempDir()
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "imported")
+	checkRun(t, []string{"dump", "--model", tinyModel, "--like", tinyRef, "--layout", "files", "--out", src}, 0, nil, nil)
+	require.NoError(t, os.Remove(filepath.Join(src, "manifest.json")))
+	badMap := filepath.Join(tmp, "bad.json")
+	require.NoError(t, os.WriteFile(badMap, []byte(`{"nodes": {"model.layers.{layer}.x": "blk.{lyr}.x"}}`), 0o644))
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP and --out DIR"}},
+		{"bad dtype", []string{"import", src, "--ref", tinyRef, "--out", out, "--dtype", "fp8"}, 2, nil, []string{`--dtype "fp8": want one of float32`}},
+		{"missing map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", filepath.Join(tmp, "none.json")}, 2, nil, []string{"name map: open "}},
+		{"bad map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", badMap}, 2, nil, []string{"bad.json: entry", "uses {lyr}"}},
+		{"missing source", []string{"import", filepath.Join(tmp, "nope"), "--ref", tinyRef, "--out", out}, 2, nil, []string{"source: ", "nope"}},
+		{"imports", []string{"import", src, "--ref", tinyRef, "--out", out, "--producer", "myport"}, 0,
+			[]string{"imported 705 of the reference's 705 nodes over 5 steps"}, nil},
+		{"compare passes", []string{"compare", out, tinyRef}, 0, []string{"PASS: 705 nodes: 705 OK"}, nil},
+		{"source is a dump", []string{"import", out, "--ref", tinyRef, "--out", filepath.Join(tmp, "again")}, 2, nil, []string{"is a qnext dump already"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr) })
+	}
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/dump/importer"
+)
+
+func init() { addCommand(newImportCmd) }
+
+func newImportCmd() *cobra.Command {
+	var o importer.Options
+	var mapFile string
+	cmd := &cobra.Command{
+		Use:   "import SOURCE --ref REFDUMP --out DIR [--map MAP.json]",
+		Short: "Turn another runtime's tensors (.npy/.npz/.safetensors, its own names) into a dump that compare can diff",
+		Long: `import reads the tensors another runtime wrote (a directory of .npy files, .npz archives or .safetensors
+files; one step<N> sub-directory or archive per forward call, or a single step) and writes them as a
+qnext dump under the canonical node names, shaped like the reference dump REFDUMP (its forward calls,
+node order, inputs and shapes), so that "qnext compare DIR REFDUMP" names the first node where that
+runtime diverges. --map is a JSON name map from canonical name patterns to the source's names, with
+placeholders such as {layer}, and per entry a transpose or a reshape (docs/import.md); without it the
+source's names must be the canonical ones. Every tensor is read and checked before anything is written.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Ref == "" || o.Out == "" {
+				return withCode(2, errors.New("import needs --ref REFDUMP and --out DIR"))
+			}
+			if !slices.Contains(compare.DTypes(), o.ComputeDType) {
+				return withCode(2, fmt.Errorf("--dtype %q: want one of %s", o.ComputeDType, strings.Join(compare.DTypes(), ", ")))
+			}
+			if mapFile != "" {
+				m, err := importer.ReadMap(mapFile)
+				if err != nil {
+					return withCode(2, err)
+				}
+				o.Map = m
+			}
+			src, err := importer.OpenSource(args[0])
+			if err != nil {
+				return withCode(2, err)
+			}
+			defer src.Close()
+			rep, err := importer.Import(src, o)
+			if err != nil {
+				return withCode(2, err)
+			}
+			rep.WriteSummary(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Ref, "ref", "", "reference dump whose steps, node names, order, inputs and shapes the import follows")
+	fl.StringVar(&o.Out, "out", "", "dump directory to write (created; must be empty or a previous dump)")
+	fl.StringVar(&mapFile, "map", "", "JSON name map: canonical name patterns → source names (docs/import.md)")
+	fl.StringVar(&o.Producer, "producer", "import", "name of the runtime the tensors come from (recorded in the manifest)")
+	fl.StringVar(&o.ComputeDType, "dtype", "float32", "compute dtype of that runtime (selects compare's default tolerances: "+strings.Join(compare.DTypes(), ", ")+")")
+	fl.BoolVar(&o.Overwrite, "overwrite", false, "allow --out to be a non-empty directory that is not a dump")
+	fl.BoolVar(&o.NoSync, "no-sync", false, "skip the fsync of each archive")
+	return cmd
+}

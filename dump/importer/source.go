@@ -1,0 +1,273 @@
+package importer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/x448/float16"
+
+	"github.com/qnext/qnext/dump"
+	"github.com/qnext/qnext/runtime/safetensors"
+)
+
+// Source is the tensors another runtime wrote, by forward call and name.
+//
+// A directory holding step<N> entries (sub-directories, step<N>.npz or step<N>.safetensors) has one step
+// per entry; any other directory, or a single .npy/.npz/.safetensors file, is one step (step 0). Within a
+// step, a tensor's name is an .npy file's path relative to the step's directory without ".npy" (with
+// "/" between directories), an .npz member's name without ".npy", or a safetensors key.
+type Source struct {
+	Path    string
+	steps   map[int]map[string]*tensorRef
+	stepped bool // step<N> entries, rather than a single step
+	files   []*safetensors.File
+}
+
+// tensorRef is where one source tensor lies.
+type tensorRef struct {
+	name  string
+	where string // path, or path[member] / path[key], for messages
+	used  bool
+	load  func() (dump.Tensor, error)
+}
+
+var stepEntry = regexp.MustCompile(`^step(0|[1-9][0-9]*)(\.npz|\.safetensors)?$`)
+
+// OpenSource indexes the tensors under path (nothing is read but the archives' directories and the
+// safetensors headers).
+func OpenSource(path string) (*Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	s := &Source{Path: path, steps: map[int]map[string]*tensorRef{}}
+	if !st.IsDir() {
+		s.steps[0] = map[string]*tensorRef{}
+		if err := s.addFile(s.steps[0], path, filepath.Base(path)); err != nil {
+			s.Close()
+			return nil, err
+		}
+		if len(s.steps[0]) == 0 {
+			return nil, fmt.Errorf("source %s: not an .npy, .npz or .safetensors file", path)
+		}
+		return s, nil
+	}
+	if _, err := dump.ReadManifest(path); err == nil {
+		return nil, fmt.Errorf("source %s is a qnext dump already (it has a manifest.json): compare it as it is", path)
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	var loose []string
+	for _, e := range ents {
+		m := stepEntry.FindStringSubmatch(e.Name())
+		if m == nil || (m[2] == "") != e.IsDir() {
+			if isTensorFile(e.Name()) || e.IsDir() {
+				loose = append(loose, e.Name())
+			}
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		s.stepped = true
+		if s.steps[n] != nil {
+			s.Close()
+			return nil, fmt.Errorf("source %s: step %d given twice (%s)", path, n, e.Name())
+		}
+		s.steps[n] = map[string]*tensorRef{}
+		p := filepath.Join(path, e.Name())
+		if e.IsDir() {
+			err = s.addDir(s.steps[n], p)
+		} else {
+			err = s.addFile(s.steps[n], p, e.Name())
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	switch {
+	case s.stepped && len(loose) > 0:
+		s.Close()
+		return nil, fmt.Errorf("source %s mixes step<N> entries with other tensors or directories (%s): put every tensor in a step", path, loose[0])
+	case !s.stepped:
+		s.steps[0] = map[string]*tensorRef{}
+		if err := s.addDir(s.steps[0], path); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if s.Len() == 0 {
+		s.Close()
+		return nil, fmt.Errorf("source %s: no .npy, .npz or .safetensors tensors found", path)
+	}
+	return s, nil
+}
+
+func isTensorFile(name string) bool {
+	switch filepath.Ext(name) {
+	case ".npy", ".npz", ".safetensors":
+		return true
+	}
+	return false
+}
+
+// addDir indexes the tensor files under dir (recursively) into step.
+func (s *Source) addDir(step map[string]*tensorRef, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		if d.IsDir() || !isTensorFile(p) {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		return s.addFile(step, p, filepath.ToSlash(rel))
+	})
+}
+
+// addFile indexes one file; rel is its path relative to its step (the .npy's name).
+func (s *Source) addFile(step map[string]*tensorRef, p, rel string) error {
+	add := func(name, where string, load func() (dump.Tensor, error)) error {
+		if old := step[name]; old != nil {
+			return fmt.Errorf("source: tensor %q is both %s and %s", name, old.where, where)
+		}
+		step[name] = &tensorRef{name: name, where: where, load: load}
+		return nil
+	}
+	switch filepath.Ext(p) {
+	case ".npy":
+		return add(strings.TrimSuffix(rel, ".npy"), p, func() (dump.Tensor, error) { return dump.ReadTensor(p) })
+	case ".npz":
+		members, err := dump.NPZMembers(p)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		for _, m := range members {
+			if err := add(strings.TrimSuffix(m, ".npy"), p+"["+m+"]", func() (dump.Tensor, error) { return dump.ReadNPZMember(p, m) }); err != nil {
+				return err
+			}
+		}
+	case ".safetensors":
+		f, err := safetensors.Open(p)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		s.files = append(s.files, f)
+		keys := make([]string, 0, len(f.Tensors))
+		for k := range f.Tensors {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			t := f.Tensors[k]
+			if err := add(k, p+"["+k+"]", func() (dump.Tensor, error) { return fromSafetensors(t) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fromSafetensors widens a safetensors tensor to float32 (F32, F16, BF16, F64) or int64 (I64, I32).
+func fromSafetensors(t *safetensors.Tensor) (dump.Tensor, error) {
+	n := t.NumElements()
+	out := dump.Tensor{Shape: append([]int{}, t.Shape...)}
+	b := t.Data
+	switch t.DType {
+	case "F32":
+		out.F32 = make([]float32, n)
+		for i := range out.F32 {
+			out.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case "F64":
+		out.F32 = make([]float32, n)
+		for i := range out.F32 {
+			out.F32[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+	case "F16":
+		out.F32 = make([]float32, n)
+		for i := range out.F32 {
+			out.F32[i] = float16.Frombits(binary.LittleEndian.Uint16(b[2*i:])).Float32()
+		}
+	case "BF16":
+		out.F32 = make([]float32, n)
+		for i := range out.F32 {
+			out.F32[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+		}
+	case "I64":
+		out.I64 = make([]int64, n)
+		for i := range out.I64 {
+			out.I64[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+	case "I32":
+		out.I64 = make([]int64, n)
+		for i := range out.I64 {
+			out.I64[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+	default:
+		return dump.Tensor{}, fmt.Errorf("%s[%s]: dtype %s not supported (F32, F16, BF16, F64, I64, I32)", t.File, t.Name, t.DType)
+	}
+	if out.I64 == nil && out.F32 == nil {
+		out.F32 = []float32{}
+	}
+	return out, nil
+}
+
+// find returns the tensor for a lookup of step, or nil. A name that carries its step is looked up in a
+// single-step source; otherwise a single-step source serves step 0 only.
+func (s *Source) find(l Lookup, step int) *tensorRef {
+	switch {
+	case s.stepped:
+		return s.steps[step][l.Source]
+	case l.StepNamed || step == 0:
+		return s.steps[0][l.Source]
+	}
+	return nil
+}
+
+// Len is the number of source tensors.
+func (s *Source) Len() int {
+	n := 0
+	for _, st := range s.steps {
+		n += len(st)
+	}
+	return n
+}
+
+// Unused lists the tensors no node was read from ("step N: name" when the source has steps), sorted.
+func (s *Source) Unused() []string {
+	var out []string
+	for step, st := range s.steps {
+		for name, t := range st {
+			if t.used {
+				continue
+			}
+			if s.stepped {
+				name = fmt.Sprintf("step %d: %s", step, name)
+			}
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close releases the safetensors files.
+func (s *Source) Close() error {
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.Close())
+	}
+	s.files = nil
+	return errors.Join(errs...)
+}
