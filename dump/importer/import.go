@@ -100,11 +100,11 @@ func Import(src *Source, opts Options) (*Report, error) {
 
 // value reads, converts and fits the planned node's source tensor.
 func (p *planned) value() (dump.Tensor, error) {
-	where := fmt.Sprintf("node %s (step %d) from %s", p.e.Name, p.e.Step, p.src.where)
 	t, err := p.src.load()
-	if err != nil {
-		return t, fmt.Errorf("%s: %w", where, err)
+	if err != nil { // the readers' errors name the file (and member or key)
+		return t, fmt.Errorf("node %s (step %d): %w", p.e.Name, p.e.Step, err)
 	}
+	where := fmt.Sprintf("node %s (step %d) from %s", p.e.Name, p.e.Step, p.src.where)
 	switch {
 	case p.e.DType == dump.Int64 && t.I64 == nil:
 		return t, fmt.Errorf("%s: float values, the reference's are int64", where)
