@@ -1,0 +1,92 @@
+"""`qnext import` on tensors that were never written by qnext's exporters: plain PyTorch forward hooks on
+the transformers model, named the way a port might name them, saved per forward call with safetensors'
+own writer (a batch dimension kept, layers counted from 1). Imported through a name map against the
+fixture's reference dump, every hooked node must compare OK, and the rest must be reported missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from .conftest import FIXTURES, REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
+
+# The hooked modules: (HF module path suffix inside a decoder layer, name in the "port").
+LAYER_HOOKS = [("input_layernorm", "ln_in"), ("post_attention_layernorm", "ln_post"), ("mlp", "moe"), ("", "out")]
+
+MAP = {"nodes": {
+    "model.layers.{layer}.input_layernorm": "blk{layer+1}.ln_in",
+    "model.layers.{layer}.post_attention_layernorm": "blk{layer+1}.ln_post",
+    "model.layers.{layer}.mlp": "blk{layer+1}.moe",
+    "model.layers.{layer}": "blk{layer+1}.out",
+    "model.norm": "final_norm",
+    "lm_head": {"from": "logits", "reshape": True},
+}}
+
+
+def qnext(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["go", "run", "./cmd/qnext", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def test_import_of_forward_hook_tensors(tmp_path):
+    from safetensors.torch import save_file
+    from transformers import DynamicCache
+
+    from reference.export import load_model
+
+    ref_dir = FIXTURES / "tiny" / "ref"
+    ref = json.loads((ref_dir / "manifest.json").read_text())
+    model = load_model(FIXTURES / "tiny" / "model", "float32")
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(name):
+        def hook(module, args, out):
+            t = out[0] if isinstance(out, tuple) else out
+            captured[name] = t.detach().clone().contiguous()
+        return hook
+
+    handles = []
+    for i, layer in enumerate(model.model.layers):
+        for path, short in LAYER_HOOKS:
+            mod = layer.get_submodule(path) if path else layer
+            handles.append(mod.register_forward_hook(keep(f"blk{i + 1}.{short}")))
+    handles.append(model.model.norm.register_forward_hook(keep("final_norm")))
+    handles.append(model.lm_head.register_forward_hook(keep("logits")))
+
+    src = tmp_path / "port"
+    src.mkdir()
+    cache = DynamicCache(config=model.config)
+    with torch.no_grad():
+        for st in ref["steps"]:
+            ids = ref["input_ids"][st["start"]:st["start"] + st["tokens"]]
+            captured.clear()
+            model(input_ids=torch.tensor([ids]), position_ids=torch.arange(st["start"], st["start"] + st["tokens"])[None],
+                  cache=cache, use_cache=True)
+            captured["input_ids"] = torch.tensor(ids, dtype=torch.int64)
+            save_file(captured, str(src / f"step{st['step']}.safetensors"))
+    for h in handles:
+        h.remove()
+    assert captured["blk1.ln_in"].shape[0] == 1, "the batch dimension stays in the files"
+
+    (tmp_path / "map.json").write_text(json.dumps(MAP))
+    cand = tmp_path / "cand"
+    p = qnext("import", str(src), "--ref", str(ref_dir), "--map", str(tmp_path / "map.json"), "--out", str(cand),
+              "--producer", "torch-hooks")
+    assert p.returncode == 0, p.stderr
+    layers = len(model.model.layers)
+    per_step = 1 + layers * len(LAYER_HOOKS) + 2  # input_ids, the layer hooks, model.norm, lm_head
+    assert f"imported {per_step * len(ref['steps'])} of the reference's {len(ref['nodes'])} nodes" in p.stdout
+
+    p = qnext("compare", str(cand), str(ref_dir), "--format", "json", "--allow-missing", "*")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr
+    rep = json.loads(p.stdout)
+    ok = [n for n in rep["nodes"] if n["status"] == "OK"]
+    assert len(ok) == per_step * len(ref["steps"])
+    assert {n["name"] for n in ok} >= {"lm_head", "model.norm", "model.layers.3.mlp", "model.layers.0"}
+    assert all(n["status"] in ("OK", "SKIP") for n in rep["nodes"])
+    assert rep["candidate"]["producer"] == "torch-hooks"
