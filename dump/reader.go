@@ -165,22 +165,27 @@ func (ix *npzIndex) load(member string, buf []float32) (Tensor, error) {
 	return t, nil
 }
 
-// NPZMembers lists the member names of the .npz archive at path, sorted.
-func NPZMembers(path string) ([]string, error) {
+// NPZ is an .npz archive whose member directory has been read once, for reading members by name.
+type NPZ struct{ ix *npzIndex }
+
+// OpenNPZ reads the member directory of the .npz archive at path.
+func OpenNPZ(path string) (*NPZ, error) {
 	ix := readNPZIndex(path)
 	if ix.err != nil {
 		return nil, fmt.Errorf("%s: %w", path, ix.err)
 	}
-	names := make([]string, 0, len(ix.members))
-	for n := range ix.members {
+	return &NPZ{ix}, nil
+}
+
+// Members lists the member names, sorted.
+func (z *NPZ) Members() []string {
+	names := make([]string, 0, len(z.ix.members))
+	for n := range z.ix.members {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return names, nil
+	return names
 }
 
-// ReadNPZMember reads one member (an NPY stream, stored or deflated) of the .npz archive at path, with
-// the dtypes ReadTensor accepts.
-func ReadNPZMember(path, member string) (Tensor, error) {
-	return readNPZIndex(path).load(member, nil)
-}
+// Read reads one member (an NPY stream, stored or deflated) with the dtypes ReadTensor accepts.
+func (z *NPZ) Read(member string) (Tensor, error) { return z.ix.load(member, nil) }

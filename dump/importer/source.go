@@ -148,12 +148,12 @@ func (s *Source) addFile(step map[string]*tensorRef, p, rel string) error {
 	case ".npy":
 		return add(strings.TrimSuffix(rel, ".npy"), p, func() (dump.Tensor, error) { return dump.ReadTensor(p) })
 	case ".npz":
-		members, err := dump.NPZMembers(p)
+		z, err := dump.OpenNPZ(p)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
-		for _, m := range members {
-			if err := add(strings.TrimSuffix(m, ".npy"), p+"["+m+"]", func() (dump.Tensor, error) { return dump.ReadNPZMember(p, m) }); err != nil {
+		for _, m := range z.Members() {
+			if err := add(strings.TrimSuffix(m, ".npy"), p+"["+m+"]", func() (dump.Tensor, error) { return z.Read(m) }); err != nil {
 				return err
 			}
 		}
