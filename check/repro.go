@@ -3,7 +3,6 @@ package check
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,31 +26,12 @@ type ReproSpec struct {
 
 // WriteRepro writes into dir (created; must not exist or be empty) the first divergent node of r as a
 // self-contained reproduction: the reference values of its inputs (inputs/*.npy), the reference and
-// candidate outputs (reference.npy, candidate.npy), repro.json and repro_test.go, a Go test that replays
+// candidate outputs (reference.npy, candidate.npy) and node.json (compare.Extract), then repro.json and
+// repro_test.go, a Go test that replays
 // the node alone on the runtime and fails while the node differs. dir must lie inside the qnext source
 // tree for `go test ./dir` to find the module.
 func WriteRepro(dir string, r *compare.Report, modelDir string, faults []string) error {
-	fd := r.Verdict.FirstDivergence
-	if fd == nil {
-		return fmt.Errorf("check: repro: the comparison has no divergent node")
-	}
-	var node *compare.NodeResult
-	for i := range r.Nodes {
-		if r.Nodes[i].Step == fd.Step && r.Nodes[i].Name == fd.Name {
-			node = &r.Nodes[i]
-		}
-	}
-	if node == nil || node.Status == compare.Missing {
-		return fmt.Errorf("check: repro: first divergent node %s is not in both dumps", fd.Name)
-	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("check: repro: %s is not empty", dir)
-	}
 	ref, err := compare.Open(r.Reference.Dir)
-	if err != nil {
-		return err
-	}
-	cand, err := compare.Open(r.Candidate.Dir)
 	if err != nil {
 		return err
 	}
@@ -63,34 +43,12 @@ func WriteRepro(dir string, r *compare.Report, modelDir string, faults []string)
 	if err != nil {
 		return err
 	}
-	spec := ReproSpec{Node: node.Name, Step: node.Step, Model: absModel, Faults: faults, Steps: steps[:node.Step+1],
-		Inputs: map[string]string{}, Tol: node.Tol, Reference: r.Reference.Dir}
-	inputs, err := ref.ReplayInputs(node.Step, node.Inputs)
+	v, err := compare.Extract(dir, r, -1, "")
 	if err != nil {
 		return fmt.Errorf("check: repro: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "inputs"), 0o755); err != nil {
-		return err
-	}
-	for name, t := range inputs {
-		file := "inputs/" + name + ".npy"
-		if err := dump.WriteNPY(filepath.Join(dir, file), t.Shape, t.F32, t.I64); err != nil {
-			return err
-		}
-		spec.Inputs[name] = file
-	}
-	for _, side := range []struct {
-		d    *compare.Dump
-		file string
-	}{{ref, "reference.npy"}, {cand, "candidate.npy"}} {
-		t, err := loadNode(side.d, node.Step, node.Name)
-		if err != nil {
-			return err
-		}
-		if err := dump.WriteNPY(filepath.Join(dir, side.file), t.Shape, t.F32, t.I64); err != nil {
-			return err
-		}
-	}
+	spec := ReproSpec{Node: v.Node, Step: v.Step, Model: absModel, Faults: faults, Steps: steps[:v.Step+1],
+		Inputs: v.Inputs, Tol: v.Tol, Reference: r.Reference.Dir}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
@@ -103,17 +61,6 @@ func WriteRepro(dir string, r *compare.Report, modelDir string, faults []string)
 		return err
 	}
 	return dump.WriteFileAtomic(filepath.Join(dir, "repro_test.go"), []byte(src.String()))
-}
-
-// loadNode reads one node of a dump.
-func loadNode(d *compare.Dump, step int, name string) (dump.Tensor, error) {
-	for i := range d.Manifest.Nodes {
-		e := &d.Manifest.Nodes[i]
-		if e.Step == step && e.Name == name {
-			return d.Load(e)
-		}
-	}
-	return dump.Tensor{}, fmt.Errorf("check: repro: %s has no step %d %s", d.Dir, step, name)
 }
 
 func sortedKeys(m map[string]string) []string {

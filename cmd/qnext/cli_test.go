@@ -237,6 +237,10 @@ func TestCLIImport(t *testing.T) {
 			[]string{"imported 705 of the reference's 705 nodes over 5 steps"}, nil},
 		{"compare passes", []string{"compare", out, tinyRef}, 0, []string{"PASS: 705 nodes: 705 OK"}, nil},
 		{"source is a dump", []string{"import", out, "--ref", tinyRef, "--out", filepath.Join(tmp, "again")}, 2, nil, []string{"is a qnext dump already"}},
+		{"extract needs a divergence or a node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x1")}, 2, nil,
+			[]string{"extract: the comparison has no divergent node"}},
+		{"extract a named node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x2"), "--node", "lm_head", "--node-step", "2"}, 0,
+			[]string{"PASS"}, []string{"step 2 lm_head written to", "1 input(s) under inputs/"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr) })
 	}

@@ -43,6 +43,7 @@ type compareOptions struct {
 	Inject       []string
 	Replay       []string
 	Repro        string
+	Extract      string
 	flags        *pflag.FlagSet
 }
 
@@ -65,6 +66,14 @@ func newCompareCmd() *cobra.Command {
 			if err := o.emit(cmd.OutOrStdout(), r, true); err != nil {
 				return withCode(compare.ExitInput, err)
 			}
+			if o.Extract != "" {
+				v, err := compare.Extract(o.Extract, r, o.NodeStep, o.Node)
+				if err != nil {
+					return withCode(compare.ExitInput, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "step %d %s written to %s: %d input(s) under inputs/, reference.npy, candidate.npy, node.json\n",
+					v.Step, v.Node, o.Extract, len(v.Inputs))
+			}
 			if o.Repro != "" && r.Verdict.FirstDivergence != nil {
 				if err := check.WriteRepro(o.Repro, r, o.Model, o.Inject); err != nil {
 					return withCode(compare.ExitInput, err)
@@ -75,6 +84,7 @@ func newCompareCmd() *cobra.Command {
 		},
 	}
 	o.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.Extract, "extract", "", "write the first divergent node (or --node) as test vectors for one's own kernel: its inputs' reference values, both outputs (.npy) and node.json, to this directory")
 	return cmd
 }
 
@@ -89,7 +99,7 @@ func (o *compareOptions) register(f *pflag.FlagSet) {
 	f.BoolVar(&o.OnlyFailing, "only-failing", false, "show only nodes that are not OK")
 	f.IntVar(&o.Top, "top", 0, "show only the first divergence and the N-1 worst nodes")
 	f.IntVar(&o.Show, "show", 0, "print the N element pairs with the largest difference of one node")
-	f.StringVar(&o.Node, "node", "", "node for --show (default: the first divergence)")
+	f.StringVar(&o.Node, "node", "", "node for --show and --extract (default: the first divergence)")
 	f.IntVar(&o.NodeStep, "node-step", -1, "step of --node (default: its first step)")
 	f.StringVar(&o.Steps, "steps", "", "compare only these steps, e.g. 0,2-4")
 	f.StringVar(&o.Layers, "layers", "", "compare only these decoder layers, e.g. 0-3,7")
