@@ -53,3 +53,36 @@ func TestFaultsLocalised(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultsByToken: the first divergence's error by token row tells position-dependent faults from
+// position-independent ones on the tiny fixture's 80-token prefill: a delta rule that drops the state between
+// its 64-token chunks is wrong from row 64 on, GPT-J RoPE everywhere but position 0 (a rotation by 0), a
+// missing causal mask in every query row but the last (which sees every key anyway), and a norm without its
+// +1 in every row.
+func TestFaultsByToken(t *testing.T) {
+	for _, tc := range []struct {
+		fault   string
+		axis    int
+		failing [][2]int
+	}{
+		{runtime.FaultChunkNoCarry, 0, [][2]int{{64, 79}}},
+		{runtime.FaultRopeGPTJ, 0, [][2]int{{1, 79}}},
+		{runtime.FaultAttnNoCausalMask, 1, [][2]int{{0, 78}}},
+		{runtime.FaultNormNoPlusOne, 0, [][2]int{{0, 79}}},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			r := against(t, load(t, "tiny", tc.fault), fixture("tiny", "ref"), compare.Options{})
+			fd := r.Verdict.FirstDivergence
+			require.NotNil(t, fd)
+			require.Equal(t, 0, fd.Step)
+			var tokens *compare.TokenRows
+			for i := range r.Nodes {
+				if r.Nodes[i].First {
+					tokens = r.Nodes[i].Tokens
+				}
+			}
+			require.NotNil(t, tokens, "no token rows for %s", fd.Name)
+			require.Equal(t, [3]any{tc.axis, 80, tc.failing}, [3]any{tokens.Axis, tokens.Rows, tokens.Failing}, fd.Name)
+		})
+	}
+}

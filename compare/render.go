@@ -224,6 +224,9 @@ func writeFirst(t *textWriter, r *Report) {
 			m.OutOfTol, m.N, 100*float64(m.FracOutOfTol), sci(Float(n.Tol.Atol)), sci(Float(n.Tol.Rtol)),
 			sci(m.MinAtol), sci(Float(n.Tol.Rtol)), sci(m.MinRtol), sci(Float(n.Tol.Atol))))
 	}
+	if n.Tokens != nil {
+		t.line(n.Tokens.String())
+	}
 	if n.Attribution != "" {
 		s := n.Attribution + ": "
 		if n.Attribution == "introduced" {
