@@ -54,35 +54,47 @@ func TestFaultsLocalised(t *testing.T) {
 	}
 }
 
-// TestFaultsByToken: the first divergence's error by token row tells position-dependent faults from
-// position-independent ones on the tiny fixture's 80-token prefill: a delta rule that drops the state between
-// its 64-token chunks is wrong from row 64 on, GPT-J RoPE everywhere but position 0 (a rotation by 0), a
-// missing causal mask in every query row but the last (which sees every key anyway), and a norm without its
-// +1 in every row.
-func TestFaultsByToken(t *testing.T) {
+// TestFaultsByTokenAndHead: the first divergence's error by token row and by head tells the faults apart on
+// the tiny fixture's 80-token prefill. By token: a delta rule that drops the state between its 64-token chunks
+// is wrong from row 64 on, GPT-J RoPE everywhere but position 0 (a rotation by 0), a missing causal mask in
+// every query row but the last (which sees every key anyway), a norm without its +1 in every row. By head:
+// query heads mapped to KV heads tiled instead of grouped are wrong exactly where h % nkv ≠ h / (nq/nkv)
+// (heads 1–2 of 4), and so are the value-head repeats of the delta rule's q/k; an in_proj_qkvz read as flat
+// blocks keeps only its first key-head group in place; q/gate split as halves keeps only head 0 right.
+func TestFaultsByTokenAndHead(t *testing.T) {
 	for _, tc := range []struct {
-		fault   string
-		axis    int
-		failing [][2]int
+		fault         string
+		tokens, heads [][2]int // nil: no breakdown expected on that axis
+		tokenAxis     int
 	}{
-		{runtime.FaultChunkNoCarry, 0, [][2]int{{64, 79}}},
-		{runtime.FaultRopeGPTJ, 0, [][2]int{{1, 79}}},
-		{runtime.FaultAttnNoCausalMask, 1, [][2]int{{0, 78}}},
-		{runtime.FaultNormNoPlusOne, 0, [][2]int{{0, 79}}},
+		{runtime.FaultChunkNoCarry, [][2]int{{64, 79}}, [][2]int{{0, 3}}, 0},
+		{runtime.FaultRopeGPTJ, [][2]int{{1, 79}}, [][2]int{{0, 3}}, 0},
+		{runtime.FaultAttnNoCausalMask, [][2]int{{0, 78}}, [][2]int{{0, 3}}, 1},
+		{runtime.FaultNormNoPlusOne, [][2]int{{0, 79}}, nil, 0},
+		{runtime.FaultKVHeadsTiled, [][2]int{{1, 79}}, [][2]int{{1, 2}}, 1},
+		{runtime.FaultHeadRepeatTiled, [][2]int{{0, 79}}, [][2]int{{1, 2}}, 0},
+		{runtime.FaultQKVZFlat, [][2]int{{0, 79}}, [][2]int{{1, 1}}, 0},
+		{runtime.FaultQGateHalves, [][2]int{{0, 79}}, [][2]int{{1, 3}}, 0},
 	} {
 		t.Run(tc.fault, func(t *testing.T) {
 			r := against(t, load(t, "tiny", tc.fault), fixture("tiny", "ref"), compare.Options{})
 			fd := r.Verdict.FirstDivergence
 			require.NotNil(t, fd)
 			require.Equal(t, 0, fd.Step)
-			var tokens *compare.TokenRows
+			var n *compare.NodeResult
 			for i := range r.Nodes {
 				if r.Nodes[i].First {
-					tokens = r.Nodes[i].Tokens
+					n = &r.Nodes[i]
 				}
 			}
-			require.NotNil(t, tokens, "no token rows for %s", fd.Name)
-			require.Equal(t, [3]any{tc.axis, 80, tc.failing}, [3]any{tokens.Axis, tokens.Rows, tokens.Failing}, fd.Name)
+			require.NotNil(t, n.Tokens, "no token rows for %s", fd.Name)
+			require.Equal(t, [3]any{tc.tokenAxis, 80, tc.tokens}, [3]any{n.Tokens.Axis, n.Tokens.Rows, n.Tokens.Failing}, fd.Name)
+			if tc.heads == nil {
+				require.Nil(t, n.Heads, fd.Name)
+				return
+			}
+			require.NotNil(t, n.Heads, "no head breakdown for %s", fd.Name)
+			require.Equal(t, tc.heads, n.Heads.Failing, fd.Name)
 		})
 	}
 }

@@ -225,7 +225,10 @@ func writeFirst(t *textWriter, r *Report) {
 			sci(m.MinAtol), sci(Float(n.Tol.Rtol)), sci(m.MinRtol), sci(Float(n.Tol.Atol))))
 	}
 	if n.Tokens != nil {
-		t.line(n.Tokens.String())
+		t.line(n.Tokens.Describe("token"))
+	}
+	if n.Heads != nil {
+		t.line(n.Heads.Describe("head"))
 	}
 	if n.Attribution != "" {
 		s := n.Attribution + ": "

@@ -62,29 +62,30 @@ type DumpInfo struct {
 // NodeResult is one compared node. Shape and DType are the candidate's (the reference's when the
 // candidate lacks the node); RefShape/RefDType are set when they differ.
 type NodeResult struct {
-	Step          int        `json:"step"`
-	Name          string     `json:"name"`
-	Layer         int        `json:"layer"`
-	Op            string     `json:"op"`
-	Shape         []int      `json:"shape"`
-	RefShape      []int      `json:"ref_shape,omitempty"`
-	DType         string     `json:"dtype"`
-	RefDType      string     `json:"ref_dtype,omitempty"`
-	Status        Status     `json:"status"`
-	MissingIn     string     `json:"missing_in,omitempty"` // "candidate" or "reference"
-	Tol           Tol        `json:"tol"`
-	TolSource     string     `json:"tol_source"`
-	Metrics       *Metrics   `json:"metrics,omitempty"`
-	Attribution   string     `json:"attribution,omitempty"` // "introduced" or "inherited" (failing nodes)
-	Amplification *Float     `json:"amplification,omitempty"`
-	WorstInput    string     `json:"worst_input,omitempty"`
-	Inputs        []string   `json:"inputs"`
-	Isolated      *Metrics   `json:"isolated,omitempty"`
-	Tokens        *TokenRows `json:"tokens,omitempty"` // the first divergence: its error by token row
-	Note          string     `json:"note,omitempty"`
-	CandOrder     int        `json:"cand_order"`
-	RefOrder      int        `json:"ref_order"`
-	First         bool       `json:"first_divergence,omitempty"`
+	Step          int       `json:"step"`
+	Name          string    `json:"name"`
+	Layer         int       `json:"layer"`
+	Op            string    `json:"op"`
+	Shape         []int     `json:"shape"`
+	RefShape      []int     `json:"ref_shape,omitempty"`
+	DType         string    `json:"dtype"`
+	RefDType      string    `json:"ref_dtype,omitempty"`
+	Status        Status    `json:"status"`
+	MissingIn     string    `json:"missing_in,omitempty"` // "candidate" or "reference"
+	Tol           Tol       `json:"tol"`
+	TolSource     string    `json:"tol_source"`
+	Metrics       *Metrics  `json:"metrics,omitempty"`
+	Attribution   string    `json:"attribution,omitempty"` // "introduced" or "inherited" (failing nodes)
+	Amplification *Float    `json:"amplification,omitempty"`
+	WorstInput    string    `json:"worst_input,omitempty"`
+	Inputs        []string  `json:"inputs"`
+	Isolated      *Metrics  `json:"isolated,omitempty"`
+	Tokens        *AxisRows `json:"tokens,omitempty"` // the first divergence: its error by token row
+	Heads         *AxisRows `json:"heads,omitempty"`  // … and by head (3-D nodes)
+	Note          string    `json:"note,omitempty"`
+	CandOrder     int       `json:"cand_order"`
+	RefOrder      int       `json:"ref_order"`
+	First         bool      `json:"first_divergence,omitempty"`
 }
 
 // Key returns the node's (step, canonical name).

@@ -7,66 +7,89 @@ import (
 	"github.com/qnext/qnext/dump"
 )
 
-// TokenRows localises a node's error along its token axis: dimension 0 of an activation of a forward call
-// over several tokens (docs/nodes.md: activations are [T, …]; attention probabilities [nq, T, P], axis 1). An error in every row points at the op; an
-// error from some position on points at what depends on the position — RoPE, the causal mask, the cache, the
-// 64-token chunks of the delta rule.
-type TokenRows struct {
+// AxisRows localises a node's error along one axis: each index of the axis (a token row, a head) is judged
+// by the node's pass criterion. By token, an error in every row points at the op and one from some
+// position on at what depends on the position (RoPE, the causal mask, the cache, the delta rule's 64-token
+// chunks); by head, an error in some heads points at how heads are split, grouped or repeated.
+type AxisRows struct {
 	Axis     int      `json:"axis"`
 	Rows     int      `json:"rows"`
 	NFailing int      `json:"n_failing"`
-	Failing  [][2]int `json:"failing"` // ranges [first, last] of the rows out of tolerance
-	Worst    int      `json:"worst"`   // the row with the largest rel-L2
-	RelL2    []Float  `json:"rel_l2"`  // per row
+	Failing  [][2]int `json:"failing"` // ranges [first, last] of the indices out of tolerance
+	Worst    int      `json:"worst"`   // the index with the largest rel-L2
+	RelL2    []Float  `json:"rel_l2"`  // per index
 }
 
-// tokenRows sets n.Tokens for a failing float node of a multi-token step whose token axis has that step's
-// token count (state and cache nodes excluded), judging each row by the node's pass criterion.
-func (c *comparer) tokenRows(n *NodeResult) {
-	if n == nil || n.DType != dump.Float32 || stateNode(n) || (n.Status != Fail && n.Status != NonFinite) || len(n.Shape) < 2 {
+// breakdown sets n.Tokens and n.Heads for a failing float node. The token axis (docs/nodes.md: activations
+// are [T, …], attention probabilities [nq, T, P]) counts when it has the step's token count and T > 1;
+// states and caches have none. The head axis is that of the 3-D nodes: 1 for [T, heads, d], 0 for
+// recurrent_state [nv, dk, dv], the caches [nkv, P, D] and attn_probs.
+func (c *comparer) breakdown(n *NodeResult) {
+	if n == nil || n.DType != dump.Float32 || (n.Status != Fail && n.Status != NonFinite) || len(n.Shape) < 2 {
 		return
 	}
-	axis := 0
-	if strings.HasSuffix(n.Name, ".attn_probs") {
-		axis = 1
+	var a, b *dump.Tensor
+	rows := func(axis int) *AxisRows {
+		if a == nil {
+			a, b = c.load(c.r.ci, c.r.cand, n.Key()), c.load(c.r.ri, c.r.ref, n.Key())
+		}
+		if a == nil || b == nil || len(a.F32) != len(b.F32) {
+			return nil
+		}
+		return axisRows(a.F32, b.F32, n.Shape, axis, n.Tol)
 	}
-	T := stepTokens(c.r.ref.Manifest, n.Step)
-	if T < 2 || axis >= len(n.Shape) || n.Shape[axis] != T {
-		return
+	axis0 := strings.HasSuffix(n.Name, ".attn_probs") || stateNode(n)
+	if tok := 0; !stateNode(n) {
+		if axis0 {
+			tok = 1
+		}
+		if T := stepTokens(c.r.ref.Manifest, n.Step); T > 1 && tok < len(n.Shape) && n.Shape[tok] == T {
+			n.Tokens = rows(tok)
+		}
 	}
-	a, b := c.load(c.r.ci, c.r.cand, n.Key()), c.load(c.r.ri, c.r.ref, n.Key())
-	if a == nil || b == nil || len(a.F32) != len(b.F32) {
-		return
+	if len(n.Shape) == 3 {
+		head := 1
+		if axis0 {
+			head = 0
+		}
+		if n.Shape[head] > 1 {
+			n.Heads = rows(head)
+		}
 	}
+}
+
+// axisRows judges each index of axis of the tensors a (candidate) and b (reference) of shape.
+func axisRows(a, b []float32, shape []int, axis int, tol Tol) *AxisRows {
 	outer := 1
-	for _, d := range n.Shape[:axis] {
+	for _, d := range shape[:axis] {
 		outer *= d
 	}
-	inner := len(b.F32) / outer / T
-	tr := &TokenRows{Axis: axis, Rows: T, Failing: [][2]int{}, RelL2: make([]Float, T)}
+	R := shape[axis]
+	inner := len(b) / outer / R
+	ar := &AxisRows{Axis: axis, Rows: R, Failing: [][2]int{}, RelL2: make([]Float, R)}
 	ra, rb := make([]float32, outer*inner), make([]float32, outer*inner)
-	for t := range T {
-		for o := range outer { // row t: the inner blocks at t of every outer index
-			src := (o*T + t) * inner
-			copy(ra[o*inner:(o+1)*inner], a.F32[src:src+inner])
-			copy(rb[o*inner:(o+1)*inner], b.F32[src:src+inner])
+	for r := range R {
+		for o := range outer { // index r: the inner blocks at r of every outer index
+			src := (o*R + r) * inner
+			copy(ra[o*inner:(o+1)*inner], a[src:src+inner])
+			copy(rb[o*inner:(o+1)*inner], b[src:src+inner])
 		}
-		m := MetricsF32(ra, rb, n.Tol.Atol, n.Tol.Rtol)
-		tr.RelL2[t] = m.RelL2
-		if t == 0 || m.RelL2 > tr.RelL2[tr.Worst] {
-			tr.Worst = t
+		m := MetricsF32(ra, rb, tol.Atol, tol.Rtol)
+		ar.RelL2[r] = m.RelL2
+		if r == 0 || m.RelL2 > ar.RelL2[ar.Worst] {
+			ar.Worst = r
 		}
-		if !(m.NonFinite() || float64(m.RelL2) > n.Tol.RelL2 && m.OutOfTol > 0) {
+		if !(m.NonFinite() || float64(m.RelL2) > tol.RelL2 && m.OutOfTol > 0) {
 			continue
 		}
-		tr.NFailing++
-		if k := len(tr.Failing); k > 0 && tr.Failing[k-1][1] == t-1 {
-			tr.Failing[k-1][1] = t
+		ar.NFailing++
+		if k := len(ar.Failing); k > 0 && ar.Failing[k-1][1] == r-1 {
+			ar.Failing[k-1][1] = r
 		} else {
-			tr.Failing = append(tr.Failing, [2]int{t, t})
+			ar.Failing = append(ar.Failing, [2]int{r, r})
 		}
 	}
-	n.Tokens = tr
+	return ar
 }
 
 // stepTokens is the token count of a step of m (0 when unknown).
@@ -79,20 +102,21 @@ func stepTokens(m *dump.Manifest, step int) int {
 	return 0
 }
 
-// String describes the rows for the first-divergence text: "rows 64–79 of 80 out of tolerance (16); worst
-// row 71, rel-L2 3.1e-02".
-func (tr *TokenRows) String() string {
+// Describe is the line of the first-divergence text for the indices of one kind ("token", "head"): "by
+// token: rows 64–79 of 80 out of tolerance (16); worst row 64, rel-L2 1.0e+00".
+func (ar *AxisRows) Describe(kind string) string {
+	unit := map[string]string{"token": "row", "head": "head"}[kind]
 	var where string
 	switch {
-	case tr.NFailing == tr.Rows:
-		where = fmt.Sprintf("every one of the %d rows out of tolerance", tr.Rows)
-	case tr.NFailing == 0:
-		where = fmt.Sprintf("no single row of %d out of tolerance (the error is spread thin)", tr.Rows)
+	case ar.NFailing == ar.Rows:
+		where = fmt.Sprintf("every one of the %d %ss out of tolerance", ar.Rows, unit)
+	case ar.NFailing == 0:
+		where = fmt.Sprintf("no single %s of %d out of tolerance (the error is spread thin)", unit, ar.Rows)
 	default:
 		parts := make([]string, 0, 6)
-		for i, r := range tr.Failing {
+		for i, r := range ar.Failing {
 			if i == 5 {
-				parts = append(parts, fmt.Sprintf("… (%d ranges)", len(tr.Failing)))
+				parts = append(parts, fmt.Sprintf("… (%d ranges)", len(ar.Failing)))
 				break
 			}
 			if r[0] == r[1] {
@@ -101,11 +125,7 @@ func (tr *TokenRows) String() string {
 				parts = append(parts, fmt.Sprintf("%d–%d", r[0], r[1]))
 			}
 		}
-		where = fmt.Sprintf("rows %s of %d out of tolerance (%d)", strings.Join(parts, ", "), tr.Rows, tr.NFailing)
+		where = fmt.Sprintf("%ss %s of %d out of tolerance (%d)", unit, strings.Join(parts, ", "), ar.Rows, ar.NFailing)
 	}
-	axis := ""
-	if tr.Axis != 0 {
-		axis = fmt.Sprintf(" (axis %d)", tr.Axis)
-	}
-	return fmt.Sprintf("by token%s: %s; worst row %d, rel-L2 %s", axis, where, tr.Worst, sci(tr.RelL2[tr.Worst]))
+	return fmt.Sprintf("by %s (axis %d): %s; worst %s %d, rel-L2 %s", kind, ar.Axis, where, unit, ar.Worst, sci(ar.RelL2[ar.Worst]))
 }

@@ -28,12 +28,12 @@ func TestTokenRows(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		edit    func(int, string, *dump.Tensor) bool
-		want    *TokenRows // nil: no breakdown
+		want    *AxisRows // nil: no breakdown
 		wantStr string
 	}{
-		{"last row", rows(0, 2), &TokenRows{Rows: 3, NFailing: 1, Failing: [][2]int{{2, 2}}, Worst: 2}, "by token: rows 2 of 3 out of tolerance (1); worst row 2"},
-		{"first two rows", rows(0, 0, 1), &TokenRows{Rows: 3, NFailing: 2, Failing: [][2]int{{0, 1}}}, "by token: rows 0–1 of 3 out of tolerance (2)"},
-		{"every row", rows(0, 0, 1, 2), &TokenRows{Rows: 3, NFailing: 3, Failing: [][2]int{{0, 2}}}, "by token: every one of the 3 rows out of tolerance"},
+		{"last row", rows(0, 2), &AxisRows{Rows: 3, NFailing: 1, Failing: [][2]int{{2, 2}}, Worst: 2}, "by token (axis 0): rows 2 of 3 out of tolerance (1); worst row 2"},
+		{"first two rows", rows(0, 0, 1), &AxisRows{Rows: 3, NFailing: 2, Failing: [][2]int{{0, 1}}}, "by token (axis 0): rows 0–1 of 3 out of tolerance (2)"},
+		{"every row", rows(0, 0, 1, 2), &AxisRows{Rows: 3, NFailing: 3, Failing: [][2]int{{0, 2}}}, "by token (axis 0): every one of the 3 rows out of tolerance"},
 		{"a decode step", rows(1, 0), nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestTokenRows(t *testing.T) {
 			}
 			got := row(t, r, f.Step, bad).Tokens
 			if tc.want == nil {
-				testx.Equal(t, got, (*TokenRows)(nil), "token rows of a decode step")
+				testx.Equal(t, got, (*AxisRows)(nil), "token rows of a decode step")
 				return
 			}
 			if got == nil {
@@ -55,7 +55,7 @@ func TestTokenRows(t *testing.T) {
 			if tc.want.Worst != 0 {
 				testx.Equal(t, got.Worst, tc.want.Worst, "worst row")
 			}
-			testx.Contains(t, got.String(), tc.wantStr)
+			testx.Contains(t, got.Describe("token"), tc.wantStr)
 		})
 	}
 }
@@ -64,14 +64,41 @@ func TestTokenRowsString(t *testing.T) {
 	rel := make([]Float, 100)
 	rel[7] = 0.5
 	for _, tc := range []struct {
-		tr   TokenRows
+		tr   AxisRows
 		want string
 	}{
-		{TokenRows{Rows: 100, RelL2: rel, Worst: 7, Failing: [][2]int{}}, "by token: no single row of 100 out of tolerance (the error is spread thin); worst row 7, rel-L2 5.0e-01"},
-		{TokenRows{Axis: 1, Rows: 100, RelL2: rel, Worst: 7, NFailing: 7, Failing: [][2]int{{1, 1}, {3, 3}, {5, 5}, {7, 7}, {9, 9}, {11, 11}, {13, 13}}},
+		{AxisRows{Rows: 100, RelL2: rel, Worst: 7, Failing: [][2]int{}}, "by token (axis 0): no single row of 100 out of tolerance (the error is spread thin); worst row 7, rel-L2 5.0e-01"},
+		{AxisRows{Axis: 1, Rows: 100, RelL2: rel, Worst: 7, NFailing: 7, Failing: [][2]int{{1, 1}, {3, 3}, {5, 5}, {7, 7}, {9, 9}, {11, 11}, {13, 13}}},
 			"by token (axis 1): rows 1, 3, 5, 7, 9, … (7 ranges) of 100 out of tolerance (7); worst row 7"},
-		{TokenRows{Rows: 100, RelL2: rel, Worst: 7, NFailing: 36, Failing: [][2]int{{64, 99}}}, "by token: rows 64–99 of 100 out of tolerance (36)"},
+		{AxisRows{Rows: 100, RelL2: rel, Worst: 7, NFailing: 36, Failing: [][2]int{{64, 99}}}, "by token (axis 0): rows 64–99 of 100 out of tolerance (36)"},
 	} {
-		testx.Contains(t, tc.tr.String(), tc.want)
+		testx.Contains(t, tc.tr.Describe("token"), tc.want)
+	}
+}
+
+// TestAxisRows: an error planted at one index of each axis of a [4, 3, 5] tensor is found on that axis at
+// exactly that index, and in every index of the other axes.
+func TestAxisRows(t *testing.T) {
+	shape := []int{4, 3, 5}
+	ref := make([]float32, 60)
+	for i := range ref {
+		ref[i] = float32(i%7) - 3
+	}
+	tol := Tol{RelL2: 1e-5, Atol: 1e-5, Rtol: 1e-4}
+	for axis := range 3 {
+		cand := append([]float32{}, ref...)
+		for i := range cand {
+			if dump.Unravel(i, shape)[axis] == 1 {
+				cand[i] += 0.5
+			}
+		}
+		for other := range 3 {
+			got := axisRows(cand, ref, shape, other, tol)
+			want := [][2]int{{1, 1}}
+			if other != axis {
+				want = [][2]int{{0, shape[other] - 1}}
+			}
+			testx.Equal(t, got.Failing, want, "error on axis "+string(rune('0'+axis))+", rows of axis "+string(rune('0'+other)))
+		}
 	}
 }
