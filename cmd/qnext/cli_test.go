@@ -228,7 +228,7 @@ func TestCLIImport(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP and --out DIR"}},
+		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP and --out DIR (or --suggest-map FILE)"}},
 		{"bad dtype", []string{"import", src, "--ref", tinyRef, "--out", out, "--dtype", "fp8"}, 2, nil, []string{`--dtype "fp8": want one of float32`}},
 		{"missing map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", filepath.Join(tmp, "none.json")}, 2, nil, []string{"name map: open "}},
 		{"bad map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", badMap}, 2, nil, []string{"bad.json: entry", "uses {lyr}"}},
@@ -236,6 +236,10 @@ func TestCLIImport(t *testing.T) {
 		{"imports", []string{"import", src, "--ref", tinyRef, "--out", out, "--producer", "myport"}, 0,
 			[]string{"imported 705 of the reference's 705 nodes over 5 steps"}, nil},
 		{"compare passes", []string{"compare", out, tinyRef}, 0, []string{"PASS: 705 nodes: 705 OK"}, nil},
+		{"suggest a map", []string{"import", src, "--ref", tinyRef, "--suggest-map", filepath.Join(tmp, "drafted.json")}, 0,
+			[]string{"paired 141 of 141 nodes of step 0 by value; 0 map entries written to"}, nil},
+		{"suggest with a bad threshold", []string{"import", src, "--ref", tinyRef, "--suggest-map", filepath.Join(tmp, "d2.json"), "--suggest-rel-l2", "0"}, 2,
+			nil, []string{"--suggest-rel-l2 must be > 0"}},
 		{"source is a dump", []string{"import", out, "--ref", tinyRef, "--out", filepath.Join(tmp, "again")}, 2, nil, []string{"is a qnext dump already"}},
 		{"extract needs a divergence or a node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x1")}, 2, nil,
 			[]string{"extract: the comparison has no divergent node"}},

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qnext/qnext/compare"
+	"github.com/qnext/qnext/dump"
 	"github.com/qnext/qnext/dump/importer"
 )
 
@@ -16,7 +18,8 @@ func init() { addCommand(newImportCmd) }
 
 func newImportCmd() *cobra.Command {
 	var o importer.Options
-	var mapFile string
+	var mapFile, suggest string
+	var suggestRelL2 float64
 	cmd := &cobra.Command{
 		Use:   "import SOURCE --ref REFDUMP --out DIR [--map MAP.json]",
 		Short: "Turn another runtime's tensors (.npy/.npz/.safetensors, its own names) into a dump that compare can diff",
@@ -29,8 +32,8 @@ placeholders such as {layer}, and per entry a transpose or a reshape (docs/impor
 source's names must be the canonical ones. Every tensor is read and checked before anything is written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Ref == "" || o.Out == "" {
-				return withCode(2, errors.New("import needs --ref REFDUMP and --out DIR"))
+			if o.Ref == "" || o.Out == "" && suggest == "" {
+				return withCode(2, errors.New("import needs --ref REFDUMP and --out DIR (or --suggest-map FILE)"))
 			}
 			if !slices.Contains(compare.DTypes(), o.ComputeDType) {
 				return withCode(2, fmt.Errorf("--dtype %q: want one of %s", o.ComputeDType, strings.Join(compare.DTypes(), ", ")))
@@ -47,6 +50,9 @@ source's names must be the canonical ones. Every tensor is read and checked befo
 				return withCode(2, err)
 			}
 			defer src.Close()
+			if suggest != "" {
+				return suggestMap(cmd.OutOrStdout(), src, o.Ref, suggest, suggestRelL2)
+			}
 			rep, err := importer.Import(src, o)
 			if err != nil {
 				return withCode(2, err)
@@ -63,5 +69,27 @@ source's names must be the canonical ones. Every tensor is read and checked befo
 	fl.StringVar(&o.ComputeDType, "dtype", "float32", "compute dtype of that runtime (selects compare's default tolerances: "+strings.Join(compare.DTypes(), ", ")+")")
 	fl.BoolVar(&o.Overwrite, "overwrite", false, "allow --out to be a non-empty directory that is not a dump")
 	fl.BoolVar(&o.NoSync, "no-sync", false, "skip the fsync of each archive")
+	fl.StringVar(&suggest, "suggest-map", "", "instead of importing, draft a name map into this file by pairing step 0's tensors with the reference's nodes by value")
+	fl.Float64Var(&suggestRelL2, "suggest-rel-l2", importer.DefaultSuggestRelL2, "with --suggest-map: the largest rel-L2 at which a source tensor pairs with a node")
 	return cmd
+}
+
+// suggestMap drafts a name map by value and writes it to file.
+func suggestMap(w io.Writer, src *importer.Source, ref, file string, maxRelL2 float64) error {
+	if !(maxRelL2 > 0) {
+		return withCode(2, fmt.Errorf("--suggest-rel-l2 must be > 0, got %v", maxRelL2))
+	}
+	s, err := importer.Suggest(src, ref, maxRelL2)
+	if err != nil {
+		return withCode(2, err)
+	}
+	b, err := s.MapJSON()
+	if err == nil {
+		err = dump.WriteFileAtomic(file, b)
+	}
+	if err != nil {
+		return withCode(2, err)
+	}
+	s.WriteSummary(w, file)
+	return nil
 }

@@ -24,23 +24,25 @@ func (r *Report) WriteSummary(w io.Writer) {
 		sort.Ints(fromRef)
 		fmt.Fprintf(w, "token ids of step(s) %s taken from the reference (the source has no input_ids there)\n", joinInts(fromRef))
 	}
-	if len(r.Missing) > 0 {
-		fmt.Fprintf(w, "%s not in the source (compare reports them MISSING; --allow-missing to accept):\n", plural(len(r.Missing), "reference node"))
-		for _, m := range r.Missing[:min(maxListed, len(r.Missing))] {
-			fmt.Fprintf(w, "  step %d %s (looked for %q)\n", m.Step, m.Name, m.Looked)
-		}
-		if len(r.Missing) > maxListed {
-			fmt.Fprintf(w, "  … and %d more\n", len(r.Missing)-maxListed)
-		}
+	missing := make([]string, len(r.Missing))
+	for i, m := range r.Missing {
+		missing[i] = fmt.Sprintf("step %d %s (looked for %q)", m.Step, m.Name, m.Looked)
 	}
-	if len(r.Unused) > 0 {
-		fmt.Fprintf(w, "%s not used by any node:\n", plural(len(r.Unused), "source tensor"))
-		for _, u := range r.Unused[:min(maxListed, len(r.Unused))] {
-			fmt.Fprintf(w, "  %s\n", u)
-		}
-		if len(r.Unused) > maxListed {
-			fmt.Fprintf(w, "  … and %d more\n", len(r.Unused)-maxListed)
-		}
+	writeList(w, missing, plural(len(r.Missing), "reference node")+" not in the source (compare reports them MISSING; --allow-missing to accept)")
+	writeList(w, r.Unused, plural(len(r.Unused), "source tensor")+" not used by any node")
+}
+
+// writeList prints a heading and the first maxListed items of a non-empty list.
+func writeList(w io.Writer, items []string, heading string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", heading)
+	for _, it := range items[:min(maxListed, len(items))] {
+		fmt.Fprintf(w, "  %s\n", it)
+	}
+	if len(items) > maxListed {
+		fmt.Fprintf(w, "  … and %d more\n", len(items)-maxListed)
 	}
 }
 
@@ -58,4 +60,11 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// WriteSummary prints what the suggestion paired and what it could not, and where the map went.
+func (s *Suggestion) WriteSummary(w io.Writer, file string) {
+	fmt.Fprintf(w, "paired %d of %d nodes of step 0 by value; %d map entries written to %s\n",
+		len(s.Matches), len(s.Matches)+len(s.Unmatched), len(s.Map), file)
+	writeList(w, s.Unmatched, plural(len(s.Unmatched), "node")+" with no source tensor within the rel-L2 threshold (a wrong value, or not dumped)")
 }

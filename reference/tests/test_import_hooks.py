@@ -25,22 +25,26 @@ MAP = {"nodes": {
     "model.layers.{layer}.mlp": "blk{layer+1}.moe",
     "model.layers.{layer}": "blk{layer+1}.out",
     "model.norm": "final_norm",
-    "lm_head": {"from": "logits", "reshape": True},
+    "lm_head": "logits",  # [1, T, V]: the batch dimension is dropped
 }}
+
+
+REF_DIR = FIXTURES / "tiny" / "ref"
 
 
 def qnext(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["go", "run", "./cmd/qnext", *args], cwd=REPO, capture_output=True, text=True)
 
 
-def test_import_of_forward_hook_tensors(tmp_path):
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory):
+    """The tiny fixture run through transformers with plain forward hooks, saved as step<N>.safetensors."""
     from safetensors.torch import save_file
     from transformers import DynamicCache
 
     from reference.export import load_model
 
-    ref_dir = FIXTURES / "tiny" / "ref"
-    ref = json.loads((ref_dir / "manifest.json").read_text())
+    ref = json.loads((REF_DIR / "manifest.json").read_text())
     model = load_model(FIXTURES / "tiny" / "model", "float32")
     captured: dict[str, torch.Tensor] = {}
 
@@ -58,8 +62,7 @@ def test_import_of_forward_hook_tensors(tmp_path):
     handles.append(model.model.norm.register_forward_hook(keep("final_norm")))
     handles.append(model.lm_head.register_forward_hook(keep("logits")))
 
-    src = tmp_path / "port"
-    src.mkdir()
+    src = tmp_path_factory.mktemp("port")
     cache = DynamicCache(config=model.config)
     with torch.no_grad():
         for st in ref["steps"]:
@@ -72,17 +75,17 @@ def test_import_of_forward_hook_tensors(tmp_path):
     for h in handles:
         h.remove()
     assert captured["blk1.ln_in"].shape[0] == 1, "the batch dimension stays in the files"
+    per_step = 1 + len(model.model.layers) * len(LAYER_HOOKS) + 2  # input_ids, the layer hooks, model.norm, lm_head
+    return src, ref, per_step
 
-    (tmp_path / "map.json").write_text(json.dumps(MAP))
+
+def import_and_compare(tmp_path, src, ref, map_file: str, per_step: int):
     cand = tmp_path / "cand"
-    p = qnext("import", str(src), "--ref", str(ref_dir), "--map", str(tmp_path / "map.json"), "--out", str(cand),
-              "--producer", "torch-hooks")
+    p = qnext("import", str(src), "--ref", str(REF_DIR), "--map", map_file, "--out", str(cand), "--producer", "torch-hooks")
     assert p.returncode == 0, p.stderr
-    layers = len(model.model.layers)
-    per_step = 1 + layers * len(LAYER_HOOKS) + 2  # input_ids, the layer hooks, model.norm, lm_head
     assert f"imported {per_step * len(ref['steps'])} of the reference's {len(ref['nodes'])} nodes" in p.stdout
 
-    p = qnext("compare", str(cand), str(ref_dir), "--format", "json", "--allow-missing", "*")
+    p = qnext("compare", str(cand), str(REF_DIR), "--format", "json", "--allow-missing", "*")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr
     rep = json.loads(p.stdout)
     ok = [n for n in rep["nodes"] if n["status"] == "OK"]
@@ -90,3 +93,19 @@ def test_import_of_forward_hook_tensors(tmp_path):
     assert {n["name"] for n in ok} >= {"lm_head", "model.norm", "model.layers.3.mlp", "model.layers.0"}
     assert all(n["status"] in ("OK", "SKIP") for n in rep["nodes"])
     assert rep["candidate"]["producer"] == "torch-hooks"
+
+
+def test_import_of_forward_hook_tensors(tmp_path, hooked):
+    src, ref, per_step = hooked
+    (tmp_path / "map.json").write_text(json.dumps(MAP))
+    import_and_compare(tmp_path, src, ref, str(tmp_path / "map.json"), per_step)
+
+
+def test_suggested_map_of_forward_hook_tensors(tmp_path, hooked):
+    """--suggest-map finds the hand-written map from the values alone."""
+    src, ref, per_step = hooked
+    drafted = tmp_path / "drafted.json"
+    p = qnext("import", str(src), "--ref", str(REF_DIR), "--suggest-map", str(drafted))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(drafted.read_text()) == MAP
+    import_and_compare(tmp_path, src, ref, str(drafted), per_step)
