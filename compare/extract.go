@@ -26,6 +26,8 @@ type NodeVectors struct {
 	Attribution   string            `json:"attribution,omitempty"`
 	Tol           Tol               `json:"tol"`
 	Metrics       *Metrics          `json:"metrics,omitempty"`
+	Tokens        *AxisRows         `json:"tokens,omitempty"` // the error by token row and by head (first divergence)
+	Heads         *AxisRows         `json:"heads,omitempty"`
 	ReferenceDump string            `json:"reference_dump"`
 	CandidateDump string            `json:"candidate_dump"`
 }
@@ -45,7 +47,7 @@ func Extract(dir string, r *Report, step int, name string) (*NodeVectors, error)
 	}
 	v := &NodeVectors{Node: n.Name, Step: n.Step, Layer: n.Layer, Op: n.Op, Shape: n.Shape, DType: n.DType,
 		Inputs: map[string]string{}, InputOrder: n.Inputs, Reference: "reference.npy", Candidate: "candidate.npy",
-		Status: n.Status, Attribution: n.Attribution, Tol: n.Tol, Metrics: n.Metrics,
+		Status: n.Status, Attribution: n.Attribution, Tol: n.Tol, Metrics: n.Metrics, Tokens: n.Tokens, Heads: n.Heads,
 		ReferenceDump: r.Reference.Dir, CandidateDump: r.Candidate.Dir}
 	inputs, err := r.ref.ReplayInputs(n.Step, n.Inputs)
 	if err != nil {
