@@ -258,7 +258,6 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 			r0 = hi
 		}
 		tile := w.k.tile[m.DType]
-		var tmp [12]float32
 		for r := r0; r < hi; r += 4 {
 			nr := min(4, hi-r)
 			p := w.rows(r, nr, 0)
@@ -268,7 +267,7 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 					tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &y[t*R+r], R)
 					continue
 				}
-				tmp = [12]float32{}
+				var tmp [12]float32 // escapes (passed to the kernel): declared here, only tail rows allocate it
 				tile(nt, &x[t*K], K, p[0], p[1], p[2], p[3], KL, &tmp[0], 4)
 				addTile(y, tmp[:], t, r, nt, nr, R)
 			}
