@@ -2,7 +2,6 @@ package importer
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/qnext/qnext/dump"
@@ -58,33 +57,18 @@ func Import(src *Source, opts Options) (*Report, error) {
 	if m == nil {
 		m = &Map{}
 	}
-	nodes := append([]dump.Entry{}, ref.Nodes...)
-	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Order < nodes[j].Order })
-	plan := make([]planned, 0, len(nodes))
-	rep := &Report{Out: opts.Out, Steps: len(ref.Steps), RefNodes: len(nodes), IDsFrom: map[int]string{}}
-	for i := range nodes {
-		e := &nodes[i]
-		l, err := m.Resolve(e.Name, e.Step)
-		if err != nil {
-			return nil, err
-		}
-		p := planned{e: e, l: l, src: src.find(l, e.Step)}
-		if p.src == nil {
-			if e.Name != "input_ids" {
-				rep.Missing = append(rep.Missing, MissingNode{Step: e.Step, Name: e.Name, Looked: l.Source})
-			}
-		} else if _, err := p.value(); err != nil { // checked now, read again when written
-			return nil, err
-		}
-		plan = append(plan, p)
+	plan, rep, err := makePlan(src, ref, m)
+	if err != nil {
+		return nil, err
 	}
+	rep.Out = opts.Out
+	found := 0
 	for i := range plan {
-		if plan[i].src != nil {
-			plan[i].src.used = true
-			rep.Imported++
+		if plan[i].src != nil && plan[i].e.Name != "input_ids" {
+			found++
 		}
 	}
-	if rep.Imported == 0 || rep.Imported == 1 && slices.ContainsFunc(plan, func(p planned) bool { return p.src != nil && p.e.Name == "input_ids" }) {
+	if found == 0 {
 		first := "(none)"
 		if len(rep.Missing) > 0 {
 			first = fmt.Sprintf("%s as %q", rep.Missing[0].Name, rep.Missing[0].Looked)
@@ -96,6 +80,35 @@ func Import(src *Source, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// makePlan resolves every node of the reference (in execution order) to its source tensor and checks that
+// tensor's value; nodes without one are the report's Missing (token ids excepted: the reference's serve).
+func makePlan(src *Source, ref *dump.Manifest, m *Map) ([]planned, *Report, error) {
+	nodes := append([]dump.Entry{}, ref.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Order < nodes[j].Order })
+	plan := make([]planned, 0, len(nodes))
+	rep := &Report{Steps: len(ref.Steps), RefNodes: len(nodes), IDsFrom: map[int]string{}}
+	for i := range nodes {
+		e := &nodes[i]
+		l, err := m.Resolve(e.Name, e.Step)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := planned{e: e, l: l, src: src.find(l, e.Step)}
+		switch {
+		case p.src != nil:
+			if _, err := p.value(); err != nil { // checked now, read again when written
+				return nil, nil, err
+			}
+			p.src.used = true
+			rep.Imported++
+		case e.Name != "input_ids":
+			rep.Missing = append(rep.Missing, MissingNode{Step: e.Step, Name: e.Name, Looked: l.Source})
+		}
+		plan = append(plan, p)
+	}
+	return plan, rep, nil
 }
 
 // value reads, converts and fits the planned node's source tensor.
