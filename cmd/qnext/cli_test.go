@@ -228,7 +228,8 @@ func TestCLIImport(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP and --out DIR (or --suggest-map FILE)"}},
+		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP"}},
+		{"no out", []string{"import", src, "--ref", tinyRef}, 2, nil, []string{"import needs --out DIR (or --suggest-map FILE"}},
 		{"bad dtype", []string{"import", src, "--ref", tinyRef, "--out", out, "--dtype", "fp8"}, 2, nil, []string{`--dtype "fp8": want one of float32`}},
 		{"missing map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", filepath.Join(tmp, "none.json")}, 2, nil, []string{"name map: open "}},
 		{"bad map", []string{"import", src, "--ref", tinyRef, "--out", out, "--map", badMap}, 2, nil, []string{"bad.json: entry", "uses {lyr}"}},
@@ -241,8 +242,10 @@ func TestCLIImport(t *testing.T) {
 		{"suggest with a bad threshold", []string{"import", src, "--ref", tinyRef, "--suggest-map", filepath.Join(tmp, "d2.json"), "--suggest-rel-l2", "0"}, 2,
 			nil, []string{"--suggest-rel-l2 must be > 0"}},
 		{"source is a dump", []string{"import", out, "--ref", tinyRef, "--out", filepath.Join(tmp, "again")}, 2, nil, []string{"is a qnext dump already"}},
-		{"extract needs a divergence or a node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x1")}, 2, nil,
-			[]string{"extract: the comparison has no divergent node"}},
+		{"extract without a divergence writes nothing", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x1")}, 0,
+			[]string{"PASS"}, []string{"--extract: no divergent node, nothing written"}},
+		{"extract an unknown node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x3"), "--node", "nope"}, 2,
+			nil, []string{"extract: no compared node nope"}},
 		{"extract a named node", []string{"compare", out, tinyRef, "--extract", filepath.Join(tmp, "x2"), "--node", "lm_head", "--node-step", "2"}, 0,
 			[]string{"PASS"}, []string{"step 2 lm_head written to", "1 input(s) under inputs/"}},
 	} {

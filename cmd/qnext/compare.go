@@ -66,7 +66,9 @@ func newCompareCmd() *cobra.Command {
 			if err := o.emit(cmd.OutOrStdout(), r, true); err != nil {
 				return withCode(compare.ExitInput, err)
 			}
-			if o.Extract != "" {
+			if o.Extract != "" && o.Node == "" && r.Verdict.FirstDivergence == nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "--extract: no divergent node, nothing written (--node NAME picks one)")
+			} else if o.Extract != "" {
 				v, err := compare.Extract(o.Extract, r, o.NodeStep, o.Node)
 				if err != nil {
 					return withCode(compare.ExitInput, err)

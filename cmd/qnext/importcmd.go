@@ -32,8 +32,11 @@ placeholders such as {layer}, and per entry a transpose or a reshape (docs/impor
 source's names must be the canonical ones. Every tensor is read and checked before anything is written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Ref == "" || o.Out == "" && suggest == "" {
-				return withCode(2, errors.New("import needs --ref REFDUMP and --out DIR (or --suggest-map FILE)"))
+			switch {
+			case o.Ref == "":
+				return withCode(2, errors.New("import needs --ref REFDUMP (the dump whose steps, names and shapes it follows)"))
+			case o.Out == "" && suggest == "":
+				return withCode(2, errors.New("import needs --out DIR (or --suggest-map FILE to draft a name map)"))
 			}
 			if !slices.Contains(compare.DTypes(), o.ComputeDType) {
 				return withCode(2, fmt.Errorf("--dtype %q: want one of %s", o.ComputeDType, strings.Join(compare.DTypes(), ", ")))
