@@ -2,6 +2,7 @@ package dump
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,5 +71,26 @@ func FuzzNPZ(f *testing.F) {
 		for _, m := range z.Members() {
 			_, _ = z.Read(m)
 		}
+	})
+}
+
+// FuzzManifest: no manifest.json makes ReadManifest or inspect --verify panic (the tensors it names are
+// missing or someone else's: errors, not crashes).
+func FuzzManifest(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "fixtures", "tiny", "ref", ManifestName)); err == nil {
+		f.Add(b[:min(len(b), 6000)]) // truncated: a broken document
+		f.Add(b)
+	}
+	f.Add([]byte(`{"format": "qnext-dump", "version": 2, "nodes": [{"order": 0, "step": 0, "name": "x", "shape": [-1], "dtype": "float32", "file": "step0.npz", "member": "x.npy"}]}`))
+	f.Add([]byte(`{"format": "qnext-dump", "version": 1, "steps": [{"step": 0, "tokens": 3}], "input_ids": [1], "nodes": []}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, ManifestName), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadManifest(dir); err != nil {
+			return
+		}
+		_ = Inspect(io.Discard, dir, InspectOptions{Verify: true})
 	})
 }
