@@ -21,7 +21,7 @@ const (
 )
 
 // Formats lists the report formats.
-var Formats = []string{FormatTable, FormatJSON, FormatMarkdown, FormatJUnit}
+var Formats = []string{FormatTable, FormatJSON, FormatMarkdown, FormatJUnit, FormatHTML}
 
 // Render writes r in format, showing the rows selected by v (counts and verdict cover all nodes).
 func Render(w io.Writer, r *Report, format string, v View) error {
@@ -34,6 +34,8 @@ func Render(w io.Writer, r *Report, format string, v View) error {
 		return renderJSON(w, r, v)
 	case FormatJUnit:
 		return renderJUnit(w, r, v)
+	case FormatHTML:
+		return renderHTML(w, r, v)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

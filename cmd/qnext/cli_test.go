@@ -237,6 +237,7 @@ func TestCLIImport(t *testing.T) {
 		{"imports", []string{"import", src, "--ref", tinyRef, "--out", out, "--producer", "myport"}, 0,
 			[]string{"imported 705 of the reference's 705 nodes over 5 steps"}, nil},
 		{"compare passes", []string{"compare", out, tinyRef}, 0, []string{"PASS: 705 nodes: 705 OK"}, nil},
+		{"html report", []string{"compare", out, tinyRef, "--format", "html", "--out", filepath.Join(tmp, "r.html")}, 0, []string{"PASS: 705 nodes"}, nil},
 		{"suggest a map", []string{"import", src, "--ref", tinyRef, "--suggest-map", filepath.Join(tmp, "drafted.json")}, 0,
 			[]string{"paired 141 of 141 nodes of step 0 by value; 0 map entries written to"}, nil},
 		{"suggest with a bad threshold", []string{"import", src, "--ref", tinyRef, "--suggest-map", filepath.Join(tmp, "d2.json"), "--suggest-rel-l2", "0"}, 2,
