@@ -109,3 +109,25 @@ def test_suggested_map_of_forward_hook_tensors(tmp_path, hooked):
     assert p.returncode == 0, p.stderr
     assert json.loads(drafted.read_text()) == MAP
     import_and_compare(tmp_path, src, ref, str(drafted), per_step)
+
+
+def test_bf16_port(tmp_path, hooked):
+    """A port computing in bf16: the same tensors rounded to bf16 in the safetensors files, imported with
+    --dtype bfloat16, pass compare at the bf16 default tolerances (and fail at the float32 ones)."""
+    from safetensors.torch import load_file, save_file
+
+    src, ref, per_step = hooked
+    bf = tmp_path / "port-bf16"
+    bf.mkdir()
+    for f in sorted(src.glob("step*.safetensors")):
+        t = load_file(str(f))
+        save_file({k: (v if v.dtype == torch.int64 else v.to(torch.bfloat16)) for k, v in t.items()}, str(bf / f.name))
+    (tmp_path / "map.json").write_text(json.dumps(MAP))
+    cand = tmp_path / "cand"
+    p = qnext("import", str(bf), "--ref", str(REF_DIR), "--map", str(tmp_path / "map.json"), "--out", str(cand),
+              "--dtype", "bfloat16")
+    assert p.returncode == 0, p.stderr
+    p = qnext("compare", str(cand), str(REF_DIR), "--allow-missing", "*")
+    assert p.returncode == 0, p.stdout[-1500:]
+    p = qnext("compare", str(cand), str(REF_DIR), "--allow-missing", "*", "--dtype", "float32")
+    assert p.returncode == 1, "bf16 rounding is out of the float32 tolerances"
