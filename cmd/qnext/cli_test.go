@@ -228,6 +228,7 @@ func TestCLIImport(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
+		{"list the source", []string{"import", src, "--list"}, 0, []string{"step  name", "model.layers.3.mlp.topk_ids", "[80, 2]", "int64"}, nil},
 		{"no ref", []string{"import", src, "--out", out}, 2, nil, []string{"import needs --ref REFDUMP"}},
 		{"no out", []string{"import", src, "--ref", tinyRef}, 2, nil, []string{"import needs --out DIR (or --suggest-map FILE"}},
 		{"bad dtype", []string{"import", src, "--ref", tinyRef, "--out", out, "--dtype", "fp8"}, 2, nil, []string{`--dtype "fp8": want one of float32`}},

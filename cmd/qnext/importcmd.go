@@ -19,6 +19,7 @@ func init() { addCommand(newImportCmd) }
 func newImportCmd() *cobra.Command {
 	var o importer.Options
 	var mapFile, suggest string
+	var list bool
 	var suggestRelL2 float64
 	cmd := &cobra.Command{
 		Use:   "import SOURCE --ref REFDUMP --out DIR [--map MAP.json]",
@@ -32,6 +33,9 @@ placeholders such as {layer}, and per entry a transpose or a reshape (docs/impor
 source's names must be the canonical ones. Every tensor is read and checked before anything is written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return listSource(cmd.OutOrStdout(), args[0])
+			}
 			switch {
 			case o.Ref == "":
 				return withCode(2, errors.New("import needs --ref REFDUMP (the dump whose steps, names and shapes it follows)"))
@@ -72,6 +76,7 @@ source's names must be the canonical ones. Every tensor is read and checked befo
 	fl.StringVar(&o.ComputeDType, "dtype", "float32", "compute dtype of that runtime (selects compare's default tolerances: "+strings.Join(compare.DTypes(), ", ")+")")
 	fl.BoolVar(&o.Overwrite, "overwrite", false, "allow --out to be a non-empty directory that is not a dump")
 	fl.BoolVar(&o.NoSync, "no-sync", false, "skip the fsync of each archive")
+	fl.BoolVar(&list, "list", false, "only list the source's tensors (step, name, shape, dtype, statistics) and exit")
 	fl.StringVar(&suggest, "suggest-map", "", "instead of importing, draft a name map into this file by pairing step 0's tensors with the reference's nodes by value")
 	fl.Float64Var(&suggestRelL2, "suggest-rel-l2", importer.DefaultSuggestRelL2, "with --suggest-map: the largest rel-L2 at which a source tensor pairs with a node")
 	return cmd
@@ -94,5 +99,20 @@ func suggestMap(w io.Writer, src *importer.Source, ref, file string, maxRelL2 fl
 		return withCode(2, err)
 	}
 	s.WriteSummary(w, file)
+	return nil
+}
+
+// listSource prints the tensors of the source at path.
+func listSource(w io.Writer, path string) error {
+	src, err := importer.OpenSource(path)
+	if err != nil {
+		return withCode(2, err)
+	}
+	defer src.Close()
+	ls, err := src.List()
+	if err != nil {
+		return withCode(2, err)
+	}
+	importer.WriteList(w, ls)
 	return nil
 }

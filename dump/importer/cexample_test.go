@@ -29,12 +29,12 @@ func TestCExample(t *testing.T) {
 	src := filepath.Join("..", "..", "docs", "examples", "port_example.c")
 	out, err := exec.Command(cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-o", bin, src).CombinedOutput()
 	require.NoError(t, err, string(out))
+	value := func(i int) float32 { return float32(i%7)*0.25 - 0.5 }
 	port := filepath.Join(dir, "port")
 	out, err = exec.Command(bin, port).CombinedOutput()
 	require.NoError(t, err, string(out))
 
 	// The reference: the same made-up values under the canonical names.
-	value := func(i int) float32 { return float32(i%7)*0.25 - 0.5 }
 	ref := filepath.Join(dir, "ref")
 	rec, err := dump.NewRecorder(ref, dump.RecorderOptions{NoSync: true})
 	require.NoError(t, err)
@@ -57,6 +57,17 @@ func TestCExample(t *testing.T) {
 	}
 	require.NoError(t, rec.Close())
 
+	listed, err := OpenSource(port)
+	require.NoError(t, err)
+	ls, err := listed.List()
+	require.NoError(t, err)
+	require.NoError(t, listed.Close())
+	got := make([][3]any, len(ls))
+	for i, l := range ls {
+		got[i] = [3]any{l.Name, l.Shape, l.DType}
+	}
+	require.Equal(t, [][3]any{{"L0/ln_in", []int{3, 4}, "float32"}, {"input_ids", []int{3}, "int64"}, {"logits", []int{1, 3, 5}, "float32"}}, got)
+	require.Equal(t, float64(value(6)), ls[0].Stats.Max) // the largest of value(0…11)
 	m, err := ParseMap([]byte(`{"nodes": {"model.layers.{layer}.input_layernorm": "L{layer}/ln_in", "lm_head": "logits"}}`))
 	require.NoError(t, err)
 	s, err := OpenSource(port)

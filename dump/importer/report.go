@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/qnext/qnext/dump"
 )
 
 // maxListed is how many missing nodes and unused tensors the summary names.
@@ -67,4 +69,17 @@ func (s *Suggestion) WriteSummary(w io.Writer, file string) {
 	fmt.Fprintf(w, "paired %d of %d nodes of step 0 by value; %d map entries written to %s\n",
 		len(s.Matches), len(s.Matches)+len(s.Unmatched), len(s.Map), file)
 	writeList(w, s.Unmatched, plural(len(s.Unmatched), "node")+" with no source tensor within the rel-L2 threshold (a wrong value, or not dumped)")
+}
+
+// WriteList prints the source's tensors, one line each: step, name, shape, dtype and statistics.
+func WriteList(w io.Writer, ls []Listed) {
+	width := 4
+	for _, l := range ls {
+		width = max(width, len(l.Name))
+	}
+	fmt.Fprintf(w, "%-4s  %-*s  %-16s  %-7s  %11s  %11s  %11s\n", "step", width, "name", "shape", "dtype", "min", "max", "mean")
+	for _, l := range ls {
+		fmt.Fprintf(w, "%-4d  %-*s  %-16s  %-7s  %11.4g  %11.4g  %11.4g\n", l.Step, width, l.Name, dump.ShapeString(l.Shape), l.DType,
+			l.Stats.Min, l.Stats.Max, l.Stats.Mean)
+	}
 }

@@ -271,3 +271,34 @@ func (s *Source) Close() error {
 	s.files = nil
 	return errors.Join(errs...)
 }
+
+// Listed is one source tensor as List describes it.
+type Listed struct {
+	Step  int
+	Name  string
+	Where string
+	Shape []int
+	DType string
+	Stats dump.Stats
+}
+
+// List reads every tensor of the source and describes it, by step and name.
+func (s *Source) List() ([]Listed, error) {
+	var out []Listed
+	for step, st := range s.steps {
+		for name, r := range st {
+			t, err := r.load()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Listed{Step: step, Name: name, Where: r.where, Shape: t.Shape, DType: t.DType(), Stats: dump.StatsOf(t)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Step != out[j].Step {
+			return out[i].Step < out[j].Step
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
