@@ -367,3 +367,52 @@ func i64le(x []int64) []byte {
 	}
 	return b
 }
+
+// TestImportGGMLOrder: a runtime that dumps in ggml's order (every tensor's axes reversed, names canonical)
+// imports through one fallback entry with "reverse", bit for bit; and --suggest-map finds the reversals
+// from the values (transpose for 2-D nodes, reverse for the others).
+func TestImportGGMLOrder(t *testing.T) {
+	m, err := dump.ReadManifest(refDir)
+	require.NoError(t, err)
+	rd := dump.NewReader(refDir)
+	src := t.TempDir()
+	for i := range m.Nodes {
+		e := &m.Nodes[i]
+		x, err := rd.Load(e)
+		require.NoError(t, err)
+		if len(x.Shape) > 1 {
+			x = transpose(x, reversePerm(len(x.Shape)))
+		}
+		p := filepath.Join(src, fmt.Sprintf("step%d", e.Step), e.Name+".npy")
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, dump.WriteTensor(p, x))
+	}
+	out := filepath.Join(t.TempDir(), "cand")
+	_, err = importInto(t, src, out, `{"nodes": {"{name*}": {"from": "{name*}", "reverse": true}}}`)
+	require.NoError(t, err)
+	got, err := dump.ReadManifest(out)
+	require.NoError(t, err)
+	gr := dump.NewReader(out)
+	for i := range m.Nodes {
+		want, err := rd.Load(&m.Nodes[i])
+		require.NoError(t, err)
+		have, err := gr.Load(&got.Nodes[i])
+		require.NoError(t, err)
+		require.Equal(t, want, have, m.Nodes[i].Name)
+	}
+
+	s, err := OpenSource(src)
+	require.NoError(t, err)
+	defer s.Close()
+	sg, err := Suggest(s, refDir, DefaultSuggestRelL2)
+	require.NoError(t, err)
+	require.Empty(t, sg.Unmatched)
+	require.Equal(t, map[string]any{"from": "model.layers.{layer}.linear_attn.core", "reverse": true}, sg.Map["model.layers.{layer}.linear_attn.core"])
+	require.Equal(t, map[string]any{"from": "model.layers.{layer}.input_layernorm", "transpose": []int{1, 0}}, sg.Map["model.layers.{layer}.input_layernorm"])
+	b, err := sg.MapJSON()
+	require.NoError(t, err)
+	out2 := filepath.Join(t.TempDir(), "cand")
+	_, err = importInto(t, src, out2, string(b))
+	require.NoError(t, err)
+	require.True(t, compareWithRef(t, out2, compare.Options{}).Pass)
+}

@@ -27,6 +27,7 @@ type rule struct {
 	fallback  bool           // canon has a {name*}: used only when no entry without one matches
 	src       []piece        // the source pattern, split into literals and placeholders
 	Transpose []int          // permutation applied to the source value first (numpy's transpose axes)
+	Reverse   bool           // reverse every axis first (ggml's ne order), whatever the rank
 	Reshape   bool           // allow any reshape to the reference shape with the same element count
 }
 
@@ -41,6 +42,7 @@ type piece struct {
 type entry struct {
 	From      string `json:"from"`
 	Transpose []int  `json:"transpose"`
+	Reverse   bool   `json:"reverse"`
 	Reshape   bool   `json:"reshape"`
 }
 
@@ -61,7 +63,7 @@ func ReadMap(path string) (*Map, error) {
 }
 
 // ParseMap parses a name map: {"nodes": {"<canonical pattern>": "<source pattern>" | {"from": "<source
-// pattern>", "transpose": [...], "reshape": true}}}.
+// pattern>", "transpose": [...] | "reverse": true, "reshape": true}}}.
 func ParseMap(b []byte) (*Map, error) {
 	var doc struct {
 		Nodes map[string]json.RawMessage `json:"nodes"`
@@ -87,7 +89,7 @@ func ParseMap(b []byte) (*Map, error) {
 			d := json.NewDecoder(strings.NewReader(string(raw)))
 			d.DisallowUnknownFields()
 			if err := d.Decode(&e); err != nil {
-				return nil, fmt.Errorf("entry %q: want a source name or {\"from\", \"transpose\", \"reshape\"} (%v)", k, err)
+				return nil, fmt.Errorf("entry %q: want a source name or {\"from\", \"transpose\" or \"reverse\", \"reshape\"} (%v)", k, err)
 			}
 		}
 		r, err := newRule(k, e)
@@ -101,7 +103,10 @@ func ParseMap(b []byte) (*Map, error) {
 
 // newRule compiles one entry.
 func newRule(canon string, e entry) (rule, error) {
-	r := rule{canon: canon, Transpose: e.Transpose, Reshape: e.Reshape}
+	r := rule{canon: canon, Transpose: e.Transpose, Reverse: e.Reverse, Reshape: e.Reshape}
+	if e.Reverse && len(e.Transpose) > 0 {
+		return r, errors.New(`"reverse" and "transpose" together: give one`)
+	}
 	if e.From == "" {
 		return r, errors.New(`empty source name ("from")`)
 	}
@@ -195,6 +200,7 @@ func (r *rule) usesStep() bool {
 type Lookup struct {
 	Source    string // the source tensor name
 	Transpose []int
+	Reverse   bool
 	Reshape   bool
 	StepNamed bool // the source name carries the step ({step}), so it is looked up in a single-step source
 	Rule      string
@@ -246,5 +252,5 @@ func (m *Map) Resolve(name string, step int) (Lookup, error) {
 		v, _ := strconv.Atoi(groups[g])
 		b.WriteString(strconv.Itoa(v + p.offset))
 	}
-	return Lookup{Source: b.String(), Transpose: hit.Transpose, Reshape: hit.Reshape, StepNamed: hit.usesStep(), Rule: hit.canon}, nil
+	return Lookup{Source: b.String(), Transpose: hit.Transpose, Reverse: hit.Reverse, Reshape: hit.Reshape, StepNamed: hit.usesStep(), Rule: hit.canon}, nil
 }

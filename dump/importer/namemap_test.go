@@ -14,6 +14,7 @@ func TestParseMapErrors(t *testing.T) {
 		{"empty source", `{"nodes": {"a": ""}}`, `entry "a": empty source`},
 		{"bad entry field", `{"nodes": {"a": {"form": "b"}}}`, `entry "a": want a source name`},
 		{"not a permutation", `{"nodes": {"a": {"from": "b", "transpose": [0, 0]}}}`, "not a permutation"},
+		{"reverse and transpose", `{"nodes": {"a": {"from": "b", "transpose": [1, 0], "reverse": true}}}`, `"reverse" and "transpose" together`},
 		{"offset in canonical", `{"nodes": {"model.layers.{layer+1}.x": "x"}}`, "belong in the source pattern"},
 		{"step in canonical", `{"nodes": {"model.{step}.x": "x"}}`, "{step} belongs in the source pattern"},
 		{"twice", `{"nodes": {"model.layers.{layer}.x{layer}": "x"}}`, "appears twice"},

@@ -32,6 +32,7 @@ type Match struct {
 	Node, Source string
 	Alts         []string // other source tensors that fit exactly as well (the same values)
 	Transpose    bool     // the source is the node's 2-D transpose
+	Reverse      bool     // the source holds the node with its (≥ 3) axes reversed
 	Reshape      bool     // the shapes differ by more than size-1 dimensions
 	RelL2        float64  // of the pair
 }
@@ -106,40 +107,44 @@ func bestMatch(e *dump.Entry, want dump.Tensor, cs []*candidate, maxRelL2 float6
 		if math.Abs(c.norm-norm) > maxRelL2*norm {
 			continue
 		}
-		tries := []bool{false}
-		if len(e.Shape) == 2 && len(c.t.Shape) == 2 && c.t.Shape[0] == e.Shape[1] && c.t.Shape[1] == e.Shape[0] && e.Shape[0] != e.Shape[1] {
-			tries = []bool{true}
-		}
-		for _, tr := range tries {
-			a := c.t
-			if tr {
-				a = transpose(a, []int{1, 0})
-			}
-			r := relL2(a.F32, want.F32)
-			switch {
-			case r > maxRelL2 || r > best.RelL2:
-			case r == best.RelL2:
-				best.Alts = append(best.Alts, c.name)
-			default:
-				best = Match{Node: e.Name, Source: c.name, Transpose: tr, RelL2: r,
-					Reshape: !tr && !slices.Equal(squeeze(c.t.Shape), squeeze(e.Shape))}
-			}
+		a, m := oriented(e, c)
+		r := relL2(a.F32, want.F32)
+		switch {
+		case r > maxRelL2 || r > best.RelL2:
+		case r == best.RelL2:
+			best.Alts = append(best.Alts, c.name)
+		default:
+			best, best.RelL2 = m, r
 		}
 	}
 	best.prefer(e.Name)
 	return best, best.Source != ""
 }
 
+// oriented returns the candidate's values in the node's memory order — as they are, or with the axes
+// reversed (2-D: transposed; ggml dumps are in that order) when its shape is the node's reversed — and the
+// match that says which.
+func oriented(e *dump.Entry, c *candidate) (dump.Tensor, Match) {
+	m := Match{Node: e.Name, Source: c.name}
+	rev := reverse(e.Shape)
+	if len(e.Shape) > 1 && !slices.Equal(squeeze(c.t.Shape), squeeze(e.Shape)) && slices.Equal(squeeze(c.t.Shape), squeeze(rev)) {
+		m.Transpose, m.Reverse = len(e.Shape) == 2, len(e.Shape) > 2
+		return transpose(dump.Tensor{Shape: rev, F32: c.t.F32, I64: c.t.I64}, reversePerm(len(rev))), m
+	}
+	m.Reshape = !slices.Equal(squeeze(c.t.Shape), squeeze(e.Shape))
+	return c.t, m
+}
+
 // sameInts returns the integer source tensor equal to the node's value (token ids, expert ids).
 func sameInts(e *dump.Entry, want dump.Tensor, cs []*candidate) (Match, bool) {
 	best := Match{Node: e.Name}
 	for _, c := range cs {
-		if !slices.Equal(c.t.I64, want.I64) {
+		a, m := oriented(e, c)
+		if !slices.Equal(a.I64, want.I64) {
 			continue
 		}
 		if best.Source == "" {
-			best.Source = c.name
-			best.Reshape = !slices.Equal(squeeze(c.t.Shape), squeeze(e.Shape))
+			best = m
 		} else {
 			best.Alts = append(best.Alts, c.name)
 		}
@@ -239,12 +244,13 @@ func (s *Suggestion) fold() {
 		same := func(f func(Match) bool) bool {
 			return !slices.ContainsFunc(gr.pairs, func(m Match) bool { return f(m) != f(gr.pairs[0]) })
 		}
-		if pat != "" && strings.Contains(key, "{layer}") && same(func(m Match) bool { return m.Transpose }) && same(func(m Match) bool { return m.Reshape }) {
+		if pat != "" && strings.Contains(key, "{layer}") && same(func(m Match) bool { return m.Transpose }) &&
+			same(func(m Match) bool { return m.Reverse }) && same(func(m Match) bool { return m.Reshape }) {
 			s.Map[key] = entryFor(pat, gr.pairs[0])
 			continue
 		}
 		for _, mt := range gr.pairs {
-			if mt.Source != mt.Node || mt.Transpose || mt.Reshape {
+			if mt.Source != mt.Node || mt.Transpose || mt.Reverse || mt.Reshape {
 				s.Map[mt.Node] = entryFor(mt.Source, mt)
 			}
 		}
@@ -280,12 +286,15 @@ func sourcePatterns(source string, layer int) []string {
 
 // entryFor is the map value for a source pattern: a plain string, or an object with the layout.
 func entryFor(pat string, mt Match) any {
-	if !mt.Transpose && !mt.Reshape {
+	if !mt.Transpose && !mt.Reverse && !mt.Reshape {
 		return pat
 	}
 	e := map[string]any{"from": pat}
 	if mt.Transpose {
 		e["transpose"] = []int{1, 0}
+	}
+	if mt.Reverse {
+		e["reverse"] = true
 	}
 	if mt.Reshape {
 		e["reshape"] = true
@@ -297,4 +306,22 @@ func entryFor(pat string, mt Match) any {
 func (s *Suggestion) MapJSON() ([]byte, error) {
 	b, err := json.MarshalIndent(map[string]any{"nodes": s.Map}, "", "  ")
 	return append(b, '\n'), err
+}
+
+// reverse returns shape with its axes in reverse order.
+func reverse(shape []int) []int {
+	out := make([]int, len(shape))
+	for i, d := range shape {
+		out[len(shape)-1-i] = d
+	}
+	return out
+}
+
+// reversePerm is the permutation that reverses n axes.
+func reversePerm(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = n - 1 - i
+	}
+	return p
 }

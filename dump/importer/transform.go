@@ -7,10 +7,14 @@ import (
 	"github.com/qnext/qnext/dump"
 )
 
-// fit lays the source value t out as the reference's shape want: the lookup's transpose first; then the
+// fit lays the source value t out as the reference's shape want: the lookup's transpose or reversal of
+// the axes first; then the
 // shape must equal want, or differ from it only by size-1 dimensions (a batch dimension, say), or, when
 // the lookup allows a reshape, have as many elements.
 func fit(t dump.Tensor, l Lookup, want []int) (dump.Tensor, error) {
+	if l.Reverse && len(t.Shape) > 1 {
+		t = transpose(t, reversePerm(len(t.Shape)))
+	}
 	if len(l.Transpose) > 0 {
 		if len(l.Transpose) != len(t.Shape) {
 			return t, fmt.Errorf("transpose %v needs %d dimensions, the source has shape %v", l.Transpose, len(l.Transpose), t.Shape)
@@ -29,8 +33,11 @@ func fit(t dump.Tensor, l Lookup, want []int) (dump.Tensor, error) {
 		return t, nil
 	}
 	how := "shape"
-	if len(l.Transpose) > 0 {
+	switch {
+	case len(l.Transpose) > 0:
 		how = "shape after the transpose"
+	case l.Reverse:
+		how = "shape after reversing the axes"
 	}
 	hint := `add "transpose" to its map entry, or "reshape": true`
 	if t.Len() != n {
