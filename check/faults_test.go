@@ -95,6 +95,10 @@ func TestFaultsByTokenAndHead(t *testing.T) {
 			}
 			require.NotNil(t, n.Heads, "no head breakdown for %s", fd.Name)
 			require.Equal(t, tc.heads, n.Heads.Failing, fd.Name)
+			if tc.fault == runtime.FaultKVHeadsTiled {
+				require.Equal(t, "rows 1–79 of 80; heads 1–2 of 4", fd.Where)
+				require.Contains(t, r.Verdict.Summary, "; rows 1–79 of 80; heads 1–2 of 4)")
+			}
 		})
 	}
 }

@@ -129,3 +129,31 @@ func (ar *AxisRows) Describe(kind string) string {
 	}
 	return fmt.Sprintf("by %s (axis %d): %s; worst %s %d, rel-L2 %s", kind, ar.Axis, where, unit, ar.Worst, sci(ar.RelL2[ar.Worst]))
 }
+
+// where names the token rows and heads of n that fail when only some do ("rows 64–79 of 80; heads 1–2
+// of 4"), for the one-line verdict; "" when the breakdowns say nothing more than the node's status.
+func (n *NodeResult) where() string {
+	var parts []string
+	for _, a := range []struct {
+		ar   *AxisRows
+		unit string
+	}{{n.Tokens, "rows"}, {n.Heads, "heads"}} {
+		if a.ar == nil || a.ar.NFailing == 0 || a.ar.NFailing == a.ar.Rows {
+			continue
+		}
+		r := make([]string, 0, 3)
+		for i, f := range a.ar.Failing {
+			if i == 2 {
+				r = append(r, "…")
+				break
+			}
+			if f[0] == f[1] {
+				r = append(r, fmt.Sprint(f[0]))
+			} else {
+				r = append(r, fmt.Sprintf("%d–%d", f[0], f[1]))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %s of %d", a.unit, strings.Join(r, ", "), a.ar.Rows))
+	}
+	return strings.Join(parts, "; ")
+}

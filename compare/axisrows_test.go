@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/qnext/qnext/dump"
@@ -56,6 +57,11 @@ func TestTokenRows(t *testing.T) {
 				testx.Equal(t, got.Worst, tc.want.Worst, "worst row")
 			}
 			testx.Contains(t, got.Describe("token"), tc.wantStr)
+			wantWhere := ""
+			if got.NFailing < got.Rows {
+				wantWhere = strings.SplitN(strings.TrimPrefix(tc.wantStr, "by token (axis 0): "), " out of", 2)[0] // "rows 2 of 3"
+			}
+			testx.Equal(t, f.Where, wantWhere, "verdict's where")
 		})
 	}
 }

@@ -74,7 +74,11 @@ func Compare(cand, ref *Dump, opts Options) (*Report, error) {
 	c.r.Layers = layerErrors(c.r.Nodes)
 	c.r.finalize()
 	if f := c.r.Verdict.FirstDivergence; f != nil {
-		c.breakdown(byKey[Key{f.Step, f.Name}])
+		n := byKey[Key{f.Step, f.Name}]
+		c.breakdown(n)
+		if f.Where = n.where(); f.Where != "" {
+			c.r.Verdict.Summary = c.r.summary()
+		}
 	}
 	if opts.Replayer != nil && c.r.Verdict.FirstDivergence != nil {
 		c.isolate(byKey[Key{c.r.Verdict.FirstDivergence.Step, c.r.Verdict.FirstDivergence.Name}], false)

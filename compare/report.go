@@ -118,6 +118,7 @@ type NodeRef struct {
 	RelL2         Float  `json:"rel_l2"`
 	Tol           Tol    `json:"tol"`
 	Amplification *Float `json:"amplification,omitempty"`
+	Where         string `json:"where,omitempty"` // the failing token rows or heads when only some fail: "rows 64–79 of 80"
 }
 
 // Counts counts nodes by status.
@@ -244,6 +245,9 @@ func describeRef(f *NodeRef) string {
 		s += ", its inputs match exactly"
 	} else if a != nil {
 		s += ", " + amp(*a) + " over its inputs"
+	}
+	if f.Where != "" {
+		s += "; " + f.Where
 	}
 	return s + ")"
 }
