@@ -270,6 +270,17 @@ func TestSourceForms(t *testing.T) {
 			require.NoError(t, dump.WriteTensor(filepath.Join(dir, n+".npy"), vals[i]))
 		}
 		check(t, dir, stepMap, 5)
+
+		// --suggest-map finds the step in the names (a 0 whose 1 names a tensor of the step-1 size).
+		src, err := OpenSource(dir)
+		require.NoError(t, err)
+		defer src.Close()
+		sg, err := Suggest(src, refDir, DefaultSuggestRelL2)
+		require.NoError(t, err)
+		require.Equal(t, "s{step}.input_layernorm", sg.Map["model.layers.0.input_layernorm"])
+		b, err := sg.MapJSON()
+		require.NoError(t, err)
+		check(t, dir, string(b), 5)
 	})
 	t.Run("one safetensors file with {step}", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "acts.safetensors")

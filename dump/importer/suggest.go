@@ -39,10 +39,9 @@ type Match struct {
 
 // candidate is a source tensor of step 0 kept for matching.
 type candidate struct {
-	name  string
-	t     dump.Tensor
-	norm  float64
-	taken bool
+	name string
+	t    dump.Tensor
+	norm float64
 }
 
 // Suggest drafts a name map from the values of step 0: src against the reference dump ref.
@@ -52,11 +51,13 @@ func Suggest(src *Source, ref string, maxRelL2 float64) (*Suggestion, error) {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
 	floats, ints := map[int][]*candidate{}, map[int][]*candidate{} // by element count
+	sizes := map[string]int{}
 	for name, r := range src.steps[0] {
 		t, err := r.load()
 		if err != nil {
 			return nil, fmt.Errorf("source tensor %s: %w", name, err)
 		}
+		sizes[name] = t.Len()
 		if t.I64 != nil {
 			ints[len(t.I64)] = append(ints[len(t.I64)], &candidate{name: name, t: t})
 		} else {
@@ -94,8 +95,56 @@ func Suggest(src *Source, ref string, maxRelL2 float64) (*Suggestion, error) {
 			s.Unmatched = append(s.Unmatched, e.Name)
 		}
 	}
+	if !src.stepped {
+		s.markSteps(m, sizes)
+	}
 	s.fold()
+	for k, v := range s.Map {
+		s.Map[k] = unmarkStep(v)
+	}
 	return s, nil
+}
+
+// stepMark stands for {step} in a source name while the pairs are folded (it holds no digit).
+const stepMark = "\x00step\x00"
+
+// markSteps finds, in a single-step source, the step number in the names of the pairs: a 0 in the source
+// name that, turned into 1, names a tensor of the size the node has at step 1 (a decode step's
+// values have another size than the prefill's, so a layer number is not taken for a step).
+func (s *Suggestion) markSteps(m *dump.Manifest, sizes map[string]int) {
+	step1 := map[string]int{}
+	for i := range m.Nodes {
+		if e := &m.Nodes[i]; e.Step == 1 {
+			step1[e.Name], _ = dump.NumElements(e.Shape)
+		}
+	}
+	for i := range s.Matches {
+		mt := &s.Matches[i]
+		want, ok := step1[mt.Node]
+		if !ok {
+			continue
+		}
+		for _, loc := range number.FindAllStringIndex(mt.Source, -1) {
+			if mt.Source[loc[0]:loc[1]] != "0" {
+				continue
+			}
+			if n, ok := sizes[mt.Source[:loc[0]]+"1"+mt.Source[loc[1]:]]; ok && n == want {
+				mt.Source = mt.Source[:loc[0]] + stepMark + mt.Source[loc[1]:]
+				break
+			}
+		}
+	}
+}
+
+// unmarkStep writes {step} where markSteps put its mark, in a map value.
+func unmarkStep(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ReplaceAll(x, stepMark, "{step}")
+	case map[string]any:
+		x["from"] = unmarkStep(x["from"])
+	}
+	return v
 }
 
 // bestMatch returns the source tensor closest to the reference value want of node e.
