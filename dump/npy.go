@@ -277,6 +277,31 @@ func (c *countReader) Read(p []byte) (int, error) {
 // npyElemSize lists the accepted dtypes and their element sizes.
 var npyElemSize = map[string]int{"<f4": 4, "<f8": 8, "<f2": 2, "<i8": 8, "<i4": 4}
 
+// DecodeLE makes a tensor of shape from little-endian data of an NPY dtype ('<f4', '<f8', '<f2': widened or
+// rounded to float32; '<i8', '<i4': int64), as the NPY reader does; data must hold exactly the shape.
+func DecodeLE(descr string, shape []int, data []byte) (Tensor, error) {
+	n, err := NumElements(shape)
+	if err != nil {
+		return Tensor{}, err
+	}
+	esize, ok := npyElemSize[descr]
+	switch {
+	case !ok:
+		return Tensor{}, fmt.Errorf("dtype %s not supported", descr)
+	case len(data) != n*esize:
+		return Tensor{}, fmt.Errorf("%d data bytes, shape %v of %s needs %d", len(data), shape, descr, n*esize)
+	}
+	t := Tensor{Shape: append([]int{}, shape...)}
+	if descr == "<i8" || descr == "<i4" {
+		t.I64 = make([]int64, n)
+		decodeI64(t.I64, descr, data)
+	} else {
+		t.F32 = make([]float32, n)
+		decodeF32(t.F32, descr, data)
+	}
+	return t, nil
+}
+
 // decodeF32 converts the little-endian elements in b into dst.
 func decodeF32(dst []float32, descr string, b []byte) {
 	switch descr {

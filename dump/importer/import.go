@@ -131,65 +131,73 @@ func (p *planned) value() (dump.Tensor, error) {
 	return t, nil
 }
 
-// write records the plan through a dump.Recorder, step by step in the reference's order.
+// write records the plan through a dump.Recorder, step by step in the reference's order, reading each
+// source tensor once more.
 func write(src *Source, ref *dump.Manifest, plan []planned, opts Options, rep *Report) (err error) {
-	name, dt := opts.Producer, opts.ComputeDType
+	name := opts.Producer
 	if name == "" {
 		name = "import"
 	}
 	rec, err := dump.NewRecorder(opts.Out, dump.RecorderOptions{
 		Layout: dump.LayoutNPZ, Overwrite: opts.Overwrite, NoSync: opts.NoSync,
-		Producer: dump.Producer{Name: name, ComputeDType: dt},
+		Producer: dump.Producer{Name: name, ComputeDType: opts.ComputeDType},
 		Model:    dump.ModelInfo{ModelType: ref.Model.ModelType, Path: src.Path},
 	})
 	if err != nil {
 		return err
 	}
-	closed := false
 	defer func() {
-		if !closed { // no manifest: the directory reads as an interrupted dump, never as a complete one
+		if err != nil { // no manifest: the directory reads as an interrupted dump, never as a complete one
 			rec.Abort()
 		}
 	}()
+	byStep := map[int][]*planned{}
+	for i := range plan {
+		byStep[plan[i].e.Step] = append(byStep[plan[i].e.Step], &plan[i])
+	}
 	for _, st := range ref.Steps {
-		ids := ref.InputIDs[st.Start : st.Start+st.Tokens]
-		rep.IDsFrom[st.Step] = "reference"
-		for i := range plan {
-			if p := &plan[i]; p.e.Step == st.Step && p.e.Name == "input_ids" && p.src != nil {
-				t, err := p.value()
-				if err != nil {
-					return err
-				}
-				ids, rep.IDsFrom[st.Step] = t.I64, "source"
-			}
-		}
-		if err := rec.BeginStep(st.Step, st.Kind, st.Start, ids); err != nil {
+		if err := writeStep(rec, src, ref, st, byStep[st.Step], rep); err != nil {
 			return err
 		}
-		for i := range plan {
-			p := &plan[i]
-			if p.e.Step != st.Step {
-				continue
-			}
-			if p.src == nil {
-				if p.e.Name == "input_ids" {
-					err = observe(rec, p.e, dump.Tensor{Shape: []int{len(ids)}, I64: ids})
-				} else {
-					rec.AddMissing(p.e.Name, p.e.Step, fmt.Sprintf("no tensor %q in %s", p.l.Source, src.Path))
-				}
-			} else {
-				var t dump.Tensor
-				if t, err = p.value(); err == nil {
-					err = observe(rec, p.e, t)
-				}
-			}
+	}
+	return rec.Close()
+}
+
+// writeStep declares one forward call, with the source's token ids when it has them (else the
+// reference's), and records its nodes.
+func writeStep(rec *dump.Recorder, src *Source, ref *dump.Manifest, st dump.Step, nodes []*planned, rep *Report) error {
+	ids := dump.Tensor{Shape: []int{st.Tokens}, I64: ref.InputIDs[st.Start : st.Start+st.Tokens]}
+	rep.IDsFrom[st.Step] = "reference"
+	for _, p := range nodes {
+		if p.e.Name == "input_ids" && p.src != nil {
+			t, err := p.value()
 			if err != nil {
 				return err
 			}
+			ids, rep.IDsFrom[st.Step] = t, "source"
 		}
 	}
-	closed = true
-	return rec.Close()
+	if err := rec.BeginStep(st.Step, st.Kind, st.Start, ids.I64); err != nil {
+		return err
+	}
+	for _, p := range nodes {
+		var err error
+		switch {
+		case p.e.Name == "input_ids":
+			err = observe(rec, p.e, ids)
+		case p.src == nil:
+			rec.AddMissing(p.e.Name, p.e.Step, fmt.Sprintf("no tensor %q in %s", p.l.Source, src.Path))
+		default:
+			var t dump.Tensor
+			if t, err = p.value(); err == nil {
+				err = observe(rec, p.e, t)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func observe(rec *dump.Recorder, e *dump.Entry, t dump.Tensor) error {

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,15 +27,18 @@ type rule struct {
 	text      []bool         // per placeholder: {name*}, any text (else digits)
 	fallback  bool           // canon has a {name*}: used only when no entry without one matches
 	src       []piece        // the source pattern, split into literals and placeholders
+	stepNamed bool           // src has {step}
 	Transpose []int          // permutation applied to the source value first (numpy's transpose axes)
 	Reverse   bool           // reverse every axis first (ggml's ne order), whatever the rank
 	Reshape   bool           // allow any reshape to the reference shape with the same element count
 }
 
-// piece is a literal of a source pattern (name == "") or a placeholder with its offset ({layer+1}).
+// piece is a literal of a source pattern (name == "") or a placeholder with its offset ({layer+1}): the
+// step, or the canonical pattern's placeholder number v.
 type piece struct {
 	lit    string
 	name   string
+	v      int
 	offset int
 }
 
@@ -68,7 +72,7 @@ func ParseMap(b []byte) (*Map, error) {
 	var doc struct {
 		Nodes map[string]json.RawMessage `json:"nodes"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a name map (%v)", err)
@@ -86,7 +90,7 @@ func ParseMap(b []byte) (*Map, error) {
 		var e entry
 		raw := doc.Nodes[k]
 		if err := json.Unmarshal(raw, &e.From); err != nil {
-			d := json.NewDecoder(strings.NewReader(string(raw)))
+			d := json.NewDecoder(bytes.NewReader(raw))
 			d.DisallowUnknownFields()
 			if err := d.Decode(&e); err != nil {
 				return nil, fmt.Errorf("entry %q: want a source name or {\"from\", \"transpose\" or \"reverse\", \"reshape\"} (%v)", k, err)
@@ -104,16 +108,28 @@ func ParseMap(b []byte) (*Map, error) {
 // newRule compiles one entry.
 func newRule(canon string, e entry) (rule, error) {
 	r := rule{canon: canon, Transpose: e.Transpose, Reverse: e.Reverse, Reshape: e.Reshape}
-	if e.Reverse && len(e.Transpose) > 0 {
+	switch {
+	case e.Reverse && len(e.Transpose) > 0:
 		return r, errors.New(`"reverse" and "transpose" together: give one`)
-	}
-	if e.From == "" {
+	case e.From == "":
 		return r, errors.New(`empty source name ("from")`)
-	}
-	if len(e.Transpose) > 0 {
+	case len(e.Transpose) > 0:
 		if err := checkPerm(e.Transpose); err != nil {
 			return r, err
 		}
+	}
+	if err := r.compileCanon(); err != nil {
+		return r, err
+	}
+	return r, r.compileSource(e.From)
+}
+
+// compileCanon turns the canonical pattern into a regexp with a group per placeholder: digits for
+// {name}, any text for {name*}.
+func (r *rule) compileCanon() error {
+	canon := r.canon
+	if strings.ContainsAny(strings.Join(placeholder.Split(canon, -1), ""), "{}") {
+		return errors.New("a brace that is not a placeholder {name}")
 	}
 	var re strings.Builder
 	re.WriteString("^")
@@ -122,14 +138,13 @@ func newRule(canon string, e entry) (rule, error) {
 		re.WriteString(regexp.QuoteMeta(canon[last:loc[0]]))
 		name := canon[loc[2]:loc[3]]
 		text := loc[4] >= 0 && canon[loc[4]:loc[5]] == "*"
-		if loc[4] >= 0 && !text {
-			return r, fmt.Errorf("offsets such as %s belong in the source pattern", canon[loc[0]:loc[1]])
-		}
-		if name == "step" {
-			return r, errors.New("{step} belongs in the source pattern (the canonical names do not carry the step)")
-		}
-		if slices.Contains(r.vars, name) {
-			return r, fmt.Errorf("placeholder {%s} appears twice", name)
+		switch {
+		case loc[4] >= 0 && !text:
+			return fmt.Errorf("offsets such as %s belong in the source pattern", canon[loc[0]:loc[1]])
+		case name == "step":
+			return errors.New("{step} belongs in the source pattern (the canonical names do not carry the step)")
+		case slices.Contains(r.vars, name):
+			return fmt.Errorf("placeholder {%s} appears twice", name)
 		}
 		r.vars = append(r.vars, name)
 		r.text = append(r.text, text)
@@ -142,27 +157,33 @@ func newRule(canon string, e entry) (rule, error) {
 		last = loc[1]
 	}
 	re.WriteString(regexp.QuoteMeta(canon[last:]) + "$")
-	if strings.ContainsAny(strings.Join(placeholder.Split(canon, -1), ""), "{}") {
-		return r, errors.New("a brace that is not a placeholder {name}")
-	}
 	r.pat = regexp.MustCompile(re.String())
-	last = 0
-	for _, loc := range placeholder.FindAllStringSubmatchIndex(e.From, -1) {
+	return nil
+}
+
+// compileSource splits the source pattern into literals and placeholders, each placeholder one of the
+// canonical pattern's (or {step}).
+func (r *rule) compileSource(from string) error {
+	if strings.ContainsAny(strings.Join(placeholder.Split(from, -1), ""), "{}") {
+		return fmt.Errorf("source pattern %q: a brace that is not a placeholder {name}", from)
+	}
+	last := 0
+	for _, loc := range placeholder.FindAllStringSubmatchIndex(from, -1) {
 		if loc[0] > last {
-			r.src = append(r.src, piece{lit: e.From[last:loc[0]]})
+			r.src = append(r.src, piece{lit: from[last:loc[0]]})
 		}
-		p := piece{name: e.From[loc[2]:loc[3]]}
-		v := slices.Index(r.vars, p.name)
-		if p.name != "step" && v < 0 {
-			return r, fmt.Errorf("source pattern %q uses {%s}, which the canonical pattern does not have", e.From, p.name)
+		p := piece{name: from[loc[2]:loc[3]], v: slices.Index(r.vars, from[loc[2]:loc[3]])}
+		if p.name != "step" && p.v < 0 {
+			return fmt.Errorf("source pattern %q uses {%s}, which the canonical pattern does not have", from, p.name)
 		}
+		r.stepNamed = r.stepNamed || p.name == "step"
 		if loc[4] >= 0 {
-			mod := e.From[loc[4]:loc[5]]
+			mod := from[loc[4]:loc[5]]
 			switch {
-			case mod == "*" && (v < 0 || !r.text[v]):
-				return r, fmt.Errorf("source pattern %q: {%s*} stands for text, but {%s} is a number", e.From, p.name, p.name)
-			case mod != "*" && v >= 0 && r.text[v]:
-				return r, fmt.Errorf("source pattern %q: an offset on the text placeholder {%s*}", e.From, p.name)
+			case mod == "*" && (p.v < 0 || !r.text[p.v]):
+				return fmt.Errorf("source pattern %q: {%s*} stands for text, but {%s} is a number", from, p.name, p.name)
+			case mod != "*" && p.v >= 0 && r.text[p.v]:
+				return fmt.Errorf("source pattern %q: an offset on the text placeholder {%s*}", from, p.name)
 			case mod != "*":
 				p.offset, _ = strconv.Atoi(strings.TrimPrefix(mod, "+"))
 			}
@@ -170,13 +191,10 @@ func newRule(canon string, e entry) (rule, error) {
 		r.src = append(r.src, p)
 		last = loc[1]
 	}
-	if last < len(e.From) {
-		r.src = append(r.src, piece{lit: e.From[last:]})
+	if last < len(from) {
+		r.src = append(r.src, piece{lit: from[last:]})
 	}
-	if strings.ContainsAny(strings.Join(placeholder.Split(e.From, -1), ""), "{}") {
-		return r, fmt.Errorf("source pattern %q: a brace that is not a placeholder {name}", e.From)
-	}
-	return r, nil
+	return nil
 }
 
 // checkPerm reports whether p is a permutation of 0 … len(p)−1.
@@ -191,11 +209,6 @@ func checkPerm(p []int) error {
 	return nil
 }
 
-// usesStep reports whether the rule's source pattern names the forward call ({step}).
-func (r *rule) usesStep() bool {
-	return slices.ContainsFunc(r.src, func(p piece) bool { return p.name == "step" })
-}
-
 // Lookup is where one canonical node of one step is looked for.
 type Lookup struct {
 	Source    string // the source tensor name
@@ -203,16 +216,39 @@ type Lookup struct {
 	Reverse   bool
 	Reshape   bool
 	StepNamed bool // the source name carries the step ({step}), so it is looked up in a single-step source
-	Rule      string
 }
 
 // Resolve returns where the node name of step is found: through the entry that matches it, where an
 // entry with a text placeholder {name*} counts only when no other does; names no entry matches are looked
 // up as they are. A name that two entries of the same kind match is an error.
 func (m *Map) Resolve(name string, step int) (Lookup, error) {
-	var hit *rule
-	var groups []string
+	hit, groups, err := m.match(name)
+	if err != nil || hit == nil {
+		return Lookup{Source: name}, err
+	}
+	var b strings.Builder
+	for _, p := range hit.src {
+		switch {
+		case p.name == "":
+			b.WriteString(p.lit)
+		case p.name == "step":
+			b.WriteString(strconv.Itoa(step + p.offset))
+		case hit.text[p.v]:
+			b.WriteString(groups[p.v])
+		default:
+			v, _ := strconv.Atoi(groups[p.v])
+			b.WriteString(strconv.Itoa(v + p.offset))
+		}
+	}
+	return Lookup{Source: b.String(), Transpose: hit.Transpose, Reverse: hit.Reverse, Reshape: hit.Reshape, StepNamed: hit.stepNamed}, nil
+}
+
+// match returns the entry that matches name (entries without a text placeholder first) and its groups;
+// nil when none does.
+func (m *Map) match(name string) (*rule, []string, error) {
 	for _, fallback := range []bool{false, true} {
+		var hit *rule
+		var groups []string
 		for i := range m.rules {
 			r := &m.rules[i]
 			if r.fallback != fallback {
@@ -223,34 +259,13 @@ func (m *Map) Resolve(name string, step int) (Lookup, error) {
 				continue
 			}
 			if hit != nil {
-				return Lookup{}, fmt.Errorf("node %s matches two map entries, %q and %q", name, hit.canon, r.canon)
+				return nil, nil, fmt.Errorf("node %s matches two map entries, %q and %q", name, hit.canon, r.canon)
 			}
 			hit, groups = r, g[1:]
 		}
 		if hit != nil {
-			break
+			return hit, groups, nil
 		}
 	}
-	if hit == nil {
-		return Lookup{Source: name}, nil
-	}
-	var b strings.Builder
-	for _, p := range hit.src {
-		if p.name == "" {
-			b.WriteString(p.lit)
-			continue
-		}
-		if p.name == "step" {
-			b.WriteString(strconv.Itoa(step + p.offset))
-			continue
-		}
-		g := slices.Index(hit.vars, p.name)
-		if hit.text[g] {
-			b.WriteString(groups[g])
-			continue
-		}
-		v, _ := strconv.Atoi(groups[g])
-		b.WriteString(strconv.Itoa(v + p.offset))
-	}
-	return Lookup{Source: b.String(), Transpose: hit.Transpose, Reverse: hit.Reverse, Reshape: hit.Reshape, StepNamed: hit.usesStep(), Rule: hit.canon}, nil
+	return nil, nil, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,9 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/x448/float16"
-
 	"github.com/qnext/qnext/dump"
+	"github.com/qnext/qnext/ops"
 	"github.com/qnext/qnext/runtime/safetensors"
 )
 
@@ -34,7 +32,6 @@ type Source struct {
 
 // tensorRef is where one source tensor lies.
 type tensorRef struct {
-	name  string
 	where string // path, or path[member] / path[key], for messages
 	used  bool
 	load  func() (dump.Tensor, error)
@@ -44,16 +41,25 @@ var stepEntry = regexp.MustCompile(`^step(0|[1-9][0-9]*)(\.npz|\.safetensors)?$`
 
 // OpenSource indexes the tensors under path (nothing is read but the archives' directories and the
 // safetensors headers).
-func OpenSource(path string) (*Source, error) {
+func OpenSource(path string) (_ *Source, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
+	if st.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, dump.ManifestName)); err == nil {
+			return nil, fmt.Errorf("source %s is a qnext dump already (it has a %s): compare it as it is", path, dump.ManifestName)
+		}
+	}
 	s := &Source{Path: path, steps: map[int]map[string]*tensorRef{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
 	if !st.IsDir() {
 		s.steps[0] = map[string]*tensorRef{}
 		if err := s.addFile(s.steps[0], path, filepath.Base(path)); err != nil {
-			s.Close()
 			return nil, err
 		}
 		if len(s.steps[0]) == 0 {
@@ -61,14 +67,31 @@ func OpenSource(path string) (*Source, error) {
 		}
 		return s, nil
 	}
-	if _, err := dump.ReadManifest(path); err == nil {
-		return nil, fmt.Errorf("source %s is a qnext dump already (it has a manifest.json): compare it as it is", path)
+	loose, err := s.addSteps(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case s.stepped && len(loose) > 0:
+		return nil, fmt.Errorf("source %s mixes step<N> entries with other tensors or directories (%s): put every tensor in a step", path, loose[0])
+	case !s.stepped:
+		s.steps[0] = map[string]*tensorRef{}
+		if err := s.addDir(s.steps[0], path); err != nil {
+			return nil, err
+		}
 	}
-	ents, err := os.ReadDir(path)
+	if s.Len() == 0 {
+		return nil, fmt.Errorf("source %s: no .npy, .npz or .safetensors tensors found", path)
+	}
+	return s, nil
+}
+
+// addSteps indexes the step<N> entries of dir, one step each, and returns the names of the other tensor
+// files and directories there.
+func (s *Source) addSteps(dir string) (loose []string, err error) {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	var loose []string
 	for _, e := range ents {
 		m := stepEntry.FindStringSubmatch(e.Name())
 		if m == nil || (m[2] == "") != e.IsDir() {
@@ -80,37 +103,20 @@ func OpenSource(path string) (*Source, error) {
 		n, _ := strconv.Atoi(m[1])
 		s.stepped = true
 		if s.steps[n] != nil {
-			s.Close()
-			return nil, fmt.Errorf("source %s: step %d given twice (%s)", path, n, e.Name())
+			return nil, fmt.Errorf("source %s: step %d given twice (%s)", dir, n, e.Name())
 		}
 		s.steps[n] = map[string]*tensorRef{}
-		p := filepath.Join(path, e.Name())
+		p := filepath.Join(dir, e.Name())
 		if e.IsDir() {
 			err = s.addDir(s.steps[n], p)
 		} else {
 			err = s.addFile(s.steps[n], p, e.Name())
 		}
 		if err != nil {
-			s.Close()
 			return nil, err
 		}
 	}
-	switch {
-	case s.stepped && len(loose) > 0:
-		s.Close()
-		return nil, fmt.Errorf("source %s mixes step<N> entries with other tensors or directories (%s): put every tensor in a step", path, loose[0])
-	case !s.stepped:
-		s.steps[0] = map[string]*tensorRef{}
-		if err := s.addDir(s.steps[0], path); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
-	if s.Len() == 0 {
-		s.Close()
-		return nil, fmt.Errorf("source %s: no .npy, .npz or .safetensors tensors found", path)
-	}
-	return s, nil
+	return loose, nil
 }
 
 func isTensorFile(name string) bool {
@@ -141,7 +147,7 @@ func (s *Source) addFile(step map[string]*tensorRef, p, rel string) error {
 		if old := step[name]; old != nil {
 			return fmt.Errorf("source: tensor %q is both %s and %s", name, old.where, where)
 		}
-		step[name] = &tensorRef{name: name, where: where, load: load}
+		step[name] = &tensorRef{where: where, load: load}
 		return nil
 	}
 	switch filepath.Ext(p) {
@@ -163,13 +169,7 @@ func (s *Source) addFile(step map[string]*tensorRef, p, rel string) error {
 			return fmt.Errorf("source: %w", err)
 		}
 		s.files = append(s.files, f)
-		keys := make([]string, 0, len(f.Tensors))
-		for k := range f.Tensors {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			t := f.Tensors[k]
+		for k, t := range f.Tensors {
 			if err := add(k, p+"["+k+"]", func() (dump.Tensor, error) { return fromSafetensors(t) }); err != nil {
 				return err
 			}
@@ -178,47 +178,25 @@ func (s *Source) addFile(step map[string]*tensorRef, p, rel string) error {
 	return nil
 }
 
+// stDescr is the NPY dtype of each safetensors dtype the importer reads besides BF16.
+var stDescr = map[string]string{"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
 // fromSafetensors widens a safetensors tensor to float32 (F32, F16, BF16, F64) or int64 (I64, I32).
 func fromSafetensors(t *safetensors.Tensor) (dump.Tensor, error) {
-	n := t.NumElements()
-	out := dump.Tensor{Shape: append([]int{}, t.Shape...)}
-	b := t.Data
-	switch t.DType {
-	case "F32":
-		out.F32 = make([]float32, n)
+	if t.DType == "BF16" { // no NPY dtype: the high half of a float32
+		out := dump.Tensor{Shape: append([]int{}, t.Shape...), F32: make([]float32, len(t.Data)/2)}
 		for i := range out.F32 {
-			out.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			out.F32[i] = ops.BF16ToF32(binary.LittleEndian.Uint16(t.Data[2*i:]))
 		}
-	case "F64":
-		out.F32 = make([]float32, n)
-		for i := range out.F32 {
-			out.F32[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
-		}
-	case "F16":
-		out.F32 = make([]float32, n)
-		for i := range out.F32 {
-			out.F32[i] = float16.Frombits(binary.LittleEndian.Uint16(b[2*i:])).Float32()
-		}
-	case "BF16":
-		out.F32 = make([]float32, n)
-		for i := range out.F32 {
-			out.F32[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
-		}
-	case "I64":
-		out.I64 = make([]int64, n)
-		for i := range out.I64 {
-			out.I64[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
-		}
-	case "I32":
-		out.I64 = make([]int64, n)
-		for i := range out.I64 {
-			out.I64[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
-		}
-	default:
+		return out, nil
+	}
+	descr, ok := stDescr[t.DType]
+	if !ok {
 		return dump.Tensor{}, fmt.Errorf("%s[%s]: dtype %s not supported (F32, F16, BF16, F64, I64, I32)", t.File, t.Name, t.DType)
 	}
-	if out.I64 == nil && out.F32 == nil {
-		out.F32 = []float32{}
+	out, err := dump.DecodeLE(descr, t.Shape, t.Data)
+	if err != nil {
+		return out, fmt.Errorf("%s[%s]: %w", t.File, t.Name, err)
 	}
 	return out, nil
 }

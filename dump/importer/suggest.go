@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qnext/qnext/compare"
 	"github.com/qnext/qnext/dump"
 )
 
@@ -157,7 +158,7 @@ func bestMatch(e *dump.Entry, want dump.Tensor, cs []*candidate, maxRelL2 float6
 			continue
 		}
 		a, m := oriented(e, c)
-		r := relL2(a.F32, want.F32)
+		r := float64(compare.MetricsF32(a.F32, want.F32, 0, 0).RelL2)
 		switch {
 		case r > maxRelL2 || r > best.RelL2:
 		case r == best.RelL2:
@@ -211,29 +212,8 @@ func (m *Match) prefer(node string) {
 	}
 }
 
-func l2(x []float32) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return math.Sqrt(s)
-}
-
-func relL2(a, b []float32) float64 {
-	var d, n float64
-	for i := range a {
-		x := float64(a[i]) - float64(b[i])
-		d += x * x
-		n += float64(b[i]) * float64(b[i])
-	}
-	switch {
-	case n > 0:
-		return math.Sqrt(d / n)
-	case d == 0:
-		return 0
-	}
-	return math.Inf(1)
-}
+// l2 is the Euclidean norm of x.
+func l2(x []float32) float64 { return math.Sqrt(dump.StatsF32(x).SumSq) }
 
 // suffixLen is the length of the longest common suffix of two names (the tie-break between equal values).
 func suffixLen(a, b string) int {
