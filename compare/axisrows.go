@@ -28,33 +28,29 @@ func (c *comparer) breakdown(n *NodeResult) {
 	if n == nil || n.DType != dump.Float32 || (n.Status != Fail && n.Status != NonFinite) || len(n.Shape) < 2 {
 		return
 	}
-	var a, b *dump.Tensor
-	rows := func(axis int) *AxisRows {
-		if a == nil {
-			a, b = c.load(c.r.ci, c.r.cand, n.Key()), c.load(c.r.ri, c.r.ref, n.Key())
-		}
-		if a == nil || b == nil || len(a.F32) != len(b.F32) {
-			return nil
-		}
-		return axisRows(a.F32, b.F32, n.Shape, axis, n.Tol)
+	axis0 := strings.HasSuffix(n.Name, ".attn_probs") || stateNode(n) // [heads, …] rather than [T, heads, …]
+	tokenAxis, headAxis := 0, 1
+	if axis0 {
+		tokenAxis, headAxis = 1, 0
 	}
-	axis0 := strings.HasSuffix(n.Name, ".attn_probs") || stateNode(n)
-	if tok := 0; !stateNode(n) {
-		if axis0 {
-			tok = 1
-		}
-		if T := stepTokens(c.r.ref.Manifest, n.Step); T > 1 && tok < len(n.Shape) && n.Shape[tok] == T {
-			n.Tokens = rows(tok)
-		}
+	if T := stepTokens(c.r.ref.Manifest, n.Step); stateNode(n) || T < 2 || tokenAxis >= len(n.Shape) || n.Shape[tokenAxis] != T {
+		tokenAxis = -1
 	}
-	if len(n.Shape) == 3 {
-		head := 1
-		if axis0 {
-			head = 0
-		}
-		if n.Shape[head] > 1 {
-			n.Heads = rows(head)
-		}
+	if len(n.Shape) != 3 || n.Shape[headAxis] < 2 {
+		headAxis = -1
+	}
+	if tokenAxis < 0 && headAxis < 0 {
+		return
+	}
+	a, b := c.load(c.r.ci, c.r.cand, n.Key()), c.load(c.r.ri, c.r.ref, n.Key())
+	if a == nil || b == nil || len(a.F32) != len(b.F32) {
+		return
+	}
+	if tokenAxis >= 0 {
+		n.Tokens = axisRows(a.F32, b.F32, n.Shape, tokenAxis, n.Tol)
+	}
+	if headAxis >= 0 {
+		n.Heads = axisRows(a.F32, b.F32, n.Shape, headAxis, n.Tol)
 	}
 }
 
@@ -113,19 +109,7 @@ func (ar *AxisRows) Describe(kind string) string {
 	case ar.NFailing == 0:
 		where = fmt.Sprintf("no single %s of %d out of tolerance (the error is spread thin)", unit, ar.Rows)
 	default:
-		parts := make([]string, 0, 6)
-		for i, r := range ar.Failing {
-			if i == 5 {
-				parts = append(parts, fmt.Sprintf("… (%d ranges)", len(ar.Failing)))
-				break
-			}
-			if r[0] == r[1] {
-				parts = append(parts, fmt.Sprint(r[0]))
-			} else {
-				parts = append(parts, fmt.Sprintf("%d–%d", r[0], r[1]))
-			}
-		}
-		where = fmt.Sprintf("%ss %s of %d out of tolerance (%d)", unit, strings.Join(parts, ", "), ar.Rows, ar.NFailing)
+		where = fmt.Sprintf("%ss %s of %d out of tolerance (%d)", unit, rangeList(ar.Failing, 5), ar.Rows, ar.NFailing)
 	}
 	return fmt.Sprintf("by %s (axis %d): %s; worst %s %d, rel-L2 %s", kind, ar.Axis, where, unit, ar.Worst, sci(ar.RelL2[ar.Worst]))
 }
@@ -141,19 +125,28 @@ func (n *NodeResult) where() string {
 		if a.ar == nil || a.ar.NFailing == 0 || a.ar.NFailing == a.ar.Rows {
 			continue
 		}
-		r := make([]string, 0, 3)
-		for i, f := range a.ar.Failing {
-			if i == 2 {
-				r = append(r, "…")
-				break
-			}
-			if f[0] == f[1] {
-				r = append(r, fmt.Sprint(f[0]))
-			} else {
-				r = append(r, fmt.Sprintf("%d–%d", f[0], f[1]))
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s %s of %d", a.unit, strings.Join(r, ", "), a.ar.Rows))
+		parts = append(parts, fmt.Sprintf("%s %s of %d", a.unit, rangeList(a.ar.Failing, 2), a.ar.Rows))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// rangeList writes ranges as "1, 3–5", the first max of them, then "…" (with the count when max > 2).
+func rangeList(ranges [][2]int, max int) string {
+	parts := make([]string, 0, max+1)
+	for i, r := range ranges {
+		if i == max {
+			if max > 2 {
+				parts = append(parts, fmt.Sprintf("… (%d ranges)", len(ranges)))
+			} else {
+				parts = append(parts, "…")
+			}
+			break
+		}
+		if r[0] == r[1] {
+			parts = append(parts, fmt.Sprint(r[0]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d–%d", r[0], r[1]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

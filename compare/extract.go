@@ -70,9 +70,10 @@ func Extract(dir string, r *Report, step int, name string) (*NodeVectors, error)
 	}
 	for _, side := range []struct {
 		d    *Dump
+		ix   *index
 		file string
-	}{{r.ref, v.Reference}, {r.cand, v.Candidate}} {
-		t, err := side.d.node(n.Step, n.Name)
+	}{{r.ref, r.ri, v.Reference}, {r.cand, r.ci, v.Candidate}} {
+		t, err := side.d.Load(side.ix.byKey[n.Key()]) // in both dumps: pick checked it
 		if err != nil {
 			return nil, fmt.Errorf("extract: %w", err)
 		}
@@ -102,21 +103,10 @@ func (r *Report) pick(step int, name string) (*NodeResult, error) {
 		if n.Name != name || step >= 0 && n.Step != step {
 			continue
 		}
-		if n.Status == Missing || n.Status == Skip && n.Metrics == nil {
+		if r.ci.byKey[n.Key()] == nil || r.ri.byKey[n.Key()] == nil {
 			return nil, fmt.Errorf("node %s (step %d) is not in both dumps", name, n.Step)
 		}
 		return n, nil
 	}
 	return nil, fmt.Errorf("no compared node %s (step %d)", name, step)
-}
-
-// node reads one node of the dump.
-func (d *Dump) node(step int, name string) (dump.Tensor, error) {
-	for i := range d.Manifest.Nodes {
-		e := &d.Manifest.Nodes[i]
-		if e.Step == step && e.Name == name {
-			return d.Load(e)
-		}
-	}
-	return dump.Tensor{}, fmt.Errorf("%s has no step %d %s", d.Dir, step, name)
 }

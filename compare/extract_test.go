@@ -37,11 +37,12 @@ func TestExtract(t *testing.T) {
 	}
 	for _, side := range []struct {
 		d    *Dump
+		ix   *index
 		file string
-	}{{ref, v.Reference}, {cand, v.Candidate}} {
+	}{{ref, r.ri, v.Reference}, {cand, r.ci, v.Candidate}} {
 		got, err := dump.ReadTensor(filepath.Join(dir, side.file))
 		testx.Must(t, err)
-		exp, err := side.d.node(0, bad)
+		exp, err := side.d.Load(side.ix.byKey[Key{0, bad}])
 		testx.Must(t, err)
 		testx.Equal(t, got, exp, side.file)
 	}
