@@ -377,16 +377,9 @@ func (r *Recorder) Manifest() Manifest {
 // Closing after a failed forward call keeps what was written as a complete, shorter dump; not closing
 // leaves the directory without a manifest (and, with LayoutNPZ, the current step only as a temp file).
 func (r *Recorder) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !r.stopWriter(false) {
 		return nil
 	}
-	r.closed = true
-	r.flush()
-	close(r.full)
-	r.mu.Unlock()
-	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.writeErr(); err != nil {
@@ -414,19 +407,32 @@ var errAborted = errors.New("dump: aborted")
 // progress is removed, so the directory reads as an interrupted dump, never as a complete one (archives
 // of earlier steps stay). After Abort the Recorder accepts nothing more; Abort after Close does nothing.
 func (r *Recorder) Abort() {
+	if r.stopWriter(true) {
+		r.ms.abort()
+	}
+}
+
+// stopWriter closes the Recorder to new nodes and waits for the writer goroutine to finish: with abort,
+// what is queued is dropped and the archive in progress removed; otherwise everything queued is written.
+// It reports false when the Recorder was already closed.
+func (r *Recorder) stopWriter(abort bool) bool {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	r.closed = true
-	r.fail(errAborted)
-	if r.cur != nil {
-		putBatch(r.cur)
-		r.cur = nil
+	if abort {
+		r.fail(errAborted)
+		if r.cur != nil {
+			putBatch(r.cur)
+			r.cur = nil
+		}
+	} else {
+		r.flush()
 	}
 	close(r.full)
 	r.mu.Unlock()
 	<-r.done
-	r.ms.abort()
+	return true
 }
