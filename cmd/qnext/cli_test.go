@@ -253,4 +253,8 @@ func TestCLIImport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkRun(t, tc.args, tc.code, tc.stdout, tc.stderr) })
 	}
+	page, err := os.ReadFile(filepath.Join(tmp, "r.html"))
+	require.NoError(t, err, "the html report")
+	require.Contains(t, string(page), "<!DOCTYPE html>")
+	require.Contains(t, string(page), "PASS: 705 nodes")
 }

@@ -78,12 +78,7 @@ func TestCExample(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Imported)
 	require.Empty(t, rep.Unused)
-	c, err := compare.Open(cand)
-	require.NoError(t, err)
-	r0, err := compare.Open(ref)
-	require.NoError(t, err)
-	r, err := compare.Compare(c, r0, compare.Options{})
-	require.NoError(t, err)
+	r := compareDumps(t, cand, ref, compare.Options{})
 	require.True(t, r.Pass, r.Verdict.Summary)
 	for _, n := range r.Nodes {
 		require.Zero(t, float64(n.Metrics.MaxAbs), n.Name)

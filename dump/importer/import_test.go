@@ -67,16 +67,55 @@ func writeForeign(t *testing.T, dir string, edit func(e *dump.Entry, x *dump.Ten
 	}
 }
 
-// compareWithRef compares the dump at out with the reference.
+// compareWithRef compares the dump at out with the fixture's reference.
 func compareWithRef(t *testing.T, out string, o compare.Options) *compare.Report {
 	t.Helper()
-	cand, err := compare.Open(out)
+	return compareDumps(t, out, refDir, o)
+}
+
+// compareDumps compares the dumps at cand and ref.
+func compareDumps(t *testing.T, cand, ref string, o compare.Options) *compare.Report {
+	t.Helper()
+	c, err := compare.Open(cand)
 	require.NoError(t, err)
-	ref, err := compare.Open(refDir)
+	rd, err := compare.Open(ref)
 	require.NoError(t, err)
-	r, err := compare.Compare(cand, ref, o)
+	r, err := compare.Compare(c, rd, o)
 	require.NoError(t, err)
 	return r
+}
+
+// requireSameNodes checks that the dump at out holds the reference's nodes, in its order, with its steps,
+// names, shapes and inputs, and values equal bit for bit.
+func requireSameNodes(t *testing.T, out string) {
+	t.Helper()
+	ref, err := dump.ReadManifest(refDir)
+	require.NoError(t, err)
+	got, err := dump.ReadManifest(out)
+	require.NoError(t, err)
+	require.Len(t, got.Nodes, len(ref.Nodes))
+	rr, gr := dump.NewReader(refDir), dump.NewReader(out)
+	for i := range ref.Nodes {
+		e, g := &ref.Nodes[i], &got.Nodes[i]
+		require.Equal(t, [3]any{e.Step, e.Name, e.Shape}, [3]any{g.Step, g.Name, g.Shape})
+		require.Equal(t, e.Inputs, g.Inputs, e.Name)
+		want, err := rr.Load(e)
+		require.NoError(t, err)
+		have, err := gr.Load(g)
+		require.NoError(t, err)
+		require.Equal(t, want, have, "step %d %s", e.Step, e.Name)
+	}
+}
+
+// suggestFor drafts a map for the source at dir against the fixture's reference.
+func suggestFor(t *testing.T, dir string) *Suggestion {
+	t.Helper()
+	s, err := OpenSource(dir)
+	require.NoError(t, err)
+	defer s.Close()
+	sg, err := Suggest(s, refDir, DefaultSuggestRelL2)
+	require.NoError(t, err)
+	return sg
 }
 
 func importInto(t *testing.T, src, out, mapDoc string) (*Report, error) {
@@ -116,18 +155,7 @@ func TestImportRoundTrip(t *testing.T) {
 	require.Equal(t, "foreign", got.Producer.Name)
 	require.Equal(t, ref.InputIDs, got.InputIDs)
 	require.Equal(t, ref.Steps, got.Steps)
-	require.Len(t, got.Nodes, len(ref.Nodes))
-	rr, gr := dump.NewReader(refDir), dump.NewReader(out)
-	for i := range ref.Nodes {
-		e, g := &ref.Nodes[i], &got.Nodes[i]
-		require.Equal(t, [3]any{e.Step, e.Name, e.Shape}, [3]any{g.Step, g.Name, g.Shape})
-		require.Equal(t, e.Inputs, g.Inputs, e.Name)
-		want, err := rr.Load(e)
-		require.NoError(t, err)
-		have, err := gr.Load(g)
-		require.NoError(t, err)
-		require.Equal(t, want, have, "step %d %s", e.Step, e.Name)
-	}
+	requireSameNodes(t, out)
 
 	r := compareWithRef(t, out, compare.Options{})
 	require.True(t, r.Pass, r.Verdict.Summary)
@@ -272,11 +300,7 @@ func TestSourceForms(t *testing.T) {
 		check(t, dir, stepMap, 5)
 
 		// --suggest-map finds the step in the names (a 0 whose 1 names a tensor of the step-1 size).
-		src, err := OpenSource(dir)
-		require.NoError(t, err)
-		defer src.Close()
-		sg, err := Suggest(src, refDir, DefaultSuggestRelL2)
-		require.NoError(t, err)
+		sg := suggestFor(t, dir)
 		require.Equal(t, "s{step}.input_layernorm", sg.Map["model.layers.0.input_layernorm"])
 		b, err := sg.MapJSON()
 		require.NoError(t, err)
@@ -401,22 +425,9 @@ func TestImportGGMLOrder(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "cand")
 	_, err = importInto(t, src, out, `{"nodes": {"{name*}": {"from": "{name*}", "reverse": true}}}`)
 	require.NoError(t, err)
-	got, err := dump.ReadManifest(out)
-	require.NoError(t, err)
-	gr := dump.NewReader(out)
-	for i := range m.Nodes {
-		want, err := rd.Load(&m.Nodes[i])
-		require.NoError(t, err)
-		have, err := gr.Load(&got.Nodes[i])
-		require.NoError(t, err)
-		require.Equal(t, want, have, m.Nodes[i].Name)
-	}
+	requireSameNodes(t, out)
 
-	s, err := OpenSource(src)
-	require.NoError(t, err)
-	defer s.Close()
-	sg, err := Suggest(s, refDir, DefaultSuggestRelL2)
-	require.NoError(t, err)
+	sg := suggestFor(t, src)
 	require.Empty(t, sg.Unmatched)
 	require.Equal(t, map[string]any{"from": "model.layers.{layer}.linear_attn.core", "reverse": true}, sg.Map["model.layers.{layer}.linear_attn.core"])
 	require.Equal(t, map[string]any{"from": "model.layers.{layer}.input_layernorm", "transpose": []int{1, 0}}, sg.Map["model.layers.{layer}.input_layernorm"])

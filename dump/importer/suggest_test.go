@@ -16,11 +16,7 @@ import (
 func TestSuggestRecoversTheMap(t *testing.T) {
 	src := t.TempDir()
 	writeForeign(t, src, nil)
-	s, err := OpenSource(src)
-	require.NoError(t, err)
-	defer s.Close()
-	sg, err := Suggest(s, refDir, DefaultSuggestRelL2)
-	require.NoError(t, err)
+	sg := suggestFor(t, src)
 	require.Empty(t, sg.Unmatched)
 	require.Equal(t, "blk{layer+1}/input_layernorm", sg.Map["model.layers.{layer}.input_layernorm"])
 	require.Equal(t, "blk{layer+1}/out", sg.Map["model.layers.{layer}"])
@@ -52,11 +48,7 @@ func TestSuggestLeavesWrongValuesUnmatched(t *testing.T) {
 			}
 		}
 	})
-	s, err := OpenSource(src)
-	require.NoError(t, err)
-	defer s.Close()
-	sg, err := Suggest(s, refDir, DefaultSuggestRelL2)
-	require.NoError(t, err)
+	sg := suggestFor(t, src)
 	require.Contains(t, sg.Unmatched, "model.layers.2.linear_attn.out_proj")
 	require.Equal(t, "blk{layer+1}/input_layernorm", sg.Map["model.layers.{layer}.input_layernorm"])
 }
