@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,21 @@ DUMPS = {
     "tiny-variants/ref": ("tiny-variants/model", "tiny-variants/ref"),
 }
 F32_DUMPS = ["tiny/ref", "tiny-variants/ref"]
+
+
+@functools.cache
+def qnext_binary() -> str:
+    """The qnext CLI, built once per test session (go run would link it again for every call)."""
+    d = tempfile.mkdtemp(prefix="qnext-pytest-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    exe = str(Path(d) / "qnext")
+    subprocess.run(["go", "build", "-o", exe, "./cmd/qnext"], cwd=REPO, check=True)
+    return exe
+
+
+def qnext(*args: str) -> subprocess.CompletedProcess:
+    """Runs the qnext CLI from the repository root, capturing its output."""
+    return subprocess.run([qnext_binary(), *map(str, args)], cwd=REPO, capture_output=True, text=True)
 
 
 class Dump:

@@ -25,13 +25,14 @@ import pytest
 
 from reference import gguf_dequantize, hf_to_gguf, llamacpp_export
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES
+from .conftest import qnext as run_qnext
 
 MODEL, REF = FIXTURES / "tiny" / "model", FIXTURES / "tiny" / "ref"
 
 
 def qnext(*args) -> subprocess.CompletedProcess:
-    p = subprocess.run(["go", "run", "./cmd/qnext", *args], cwd=REPO, capture_output=True, text=True)
+    p = run_qnext(*args)
     assert p.returncode in (0, 1), p.stderr
     return p
 

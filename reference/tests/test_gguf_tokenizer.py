@@ -15,7 +15,6 @@ import ctypes
 import gzip
 import json
 import os
-import subprocess
 import unicodedata
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 from reference import hf_to_gguf
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, qnext
 
 TOKENIZER_DIR = Path(os.environ.get("QNEXT_TOKENIZER_DIR")
                      or Path(os.environ.get("QNEXT_CACHE", Path.home() / ".cache" / "qnext")) / "tokenizer-qwen3")
@@ -40,8 +39,7 @@ def golden() -> list[dict]:
 def model_gguf(tmp_path_factory) -> Path:
     assert (TOKENIZER_DIR / "tokenizer.json").exists(), f"no Qwen3 tokenizer in {TOKENIZER_DIR} (scripts/fetch-tokenizer)"
     d = tmp_path_factory.mktemp("m")
-    p = subprocess.run(["go", "run", "./cmd/qnext", "synth", "--out", str(d / "model"), "--vocab", "151936",
-                        "--tokenizer", str(TOKENIZER_DIR)], cwd=REPO, capture_output=True, text=True)
+    p = qnext("synth", "--out", d / "model", "--vocab", "151936", "--tokenizer", TOKENIZER_DIR)
     assert p.returncode == 0, p.stderr
     out = d / "model.gguf"
     hf_to_gguf.convert(d / "model", out, quiet=True)
@@ -88,8 +86,7 @@ def test_llamacpp_tokenizes_like_hf_after_nfc(model_gguf):
 def test_qnext_reads_the_stored_tokenizer(model_gguf):
     cases = golden()
     for c in cases[:: max(1, len(cases) // 12)]:  # a dozen spread over the file (one process each)
-        p = subprocess.run(["go", "run", "./cmd/qnext", "tokenize", "--model", str(model_gguf), "--json", "--text", c["text"]],
-                           cwd=REPO, capture_output=True, text=True)
+        p = qnext("tokenize", "--model", str(model_gguf), "--json", "--text", c["text"])
         assert p.returncode == 0, p.stderr
         got = json.loads(p.stdout)["ids"]
         assert got == c["ids"], c["text"]
@@ -100,8 +97,7 @@ def test_qnext_run_prompts_with_the_stored_tokenizer(model_gguf):
     (as many tokens as Hugging Face's ids) and three tokens are generated."""
     case = next(c for c in golden() if c["text"] == "Hello world's")
     ids, text = case["ids"], case["text"]
-    p = subprocess.run(["go", "run", "./cmd/qnext", "run", "--model", str(model_gguf), "--prompt", text,
-                        "--max-tokens", "3", "--temperature", "0"], cwd=REPO, capture_output=True, text=True)
+    p = qnext("run", "--model", model_gguf, "--prompt", text, "--max-tokens", "3", "--temperature", "0")
     assert p.returncode == 0, p.stderr
     assert f"{len(ids)} prompt tokens, 3 generated" in p.stderr, p.stderr
 
@@ -109,7 +105,6 @@ def test_qnext_run_prompts_with_the_stored_tokenizer(model_gguf):
 def test_qnext_chat_uses_the_stored_template(model_gguf):
     """--chat renders the chat template the GGUF stores (tokenizer.chat_template, Qwen3's), which qnext
     checks against the one it implements before using it."""
-    p = subprocess.run(["go", "run", "./cmd/qnext", "run", "--model", str(model_gguf), "--chat", "--prompt", "Hello!",
-                        "--max-tokens", "2", "--temperature", "0"], cwd=REPO, capture_output=True, text=True)
+    p = qnext("run", "--model", model_gguf, "--chat", "--prompt", "Hello!", "--max-tokens", "2", "--temperature", "0")
     assert p.returncode == 0, p.stderr
     assert "2 generated" in p.stderr, p.stderr

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 from reference import dumpio
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, qnext
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
 
@@ -23,9 +22,9 @@ def go_dumps(tmp_path_factory) -> dict:
     out = {}
     for layout in ("npz", "files"):
         d = tmp_path_factory.mktemp(layout)
-        subprocess.run(["go", "run", "./cmd/qnext", "dump", "--model", str(FIXTURES / "tiny" / "model"),
-                        "--ids", "5,6,7", "--force-ids", "8", "--out", str(d), "--layout", layout],
-                       cwd=REPO, check=True, capture_output=True, text=True)
+        p = qnext("dump", "--model", FIXTURES / "tiny" / "model", "--ids", "5,6,7", "--force-ids", "8",
+                  "--out", d, "--layout", layout)
+        assert p.returncode == 0, p.stderr
         out[layout] = (d, json.loads((d / "manifest.json").read_text()))
     return out
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pytest
 import torch
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, qnext
 
 pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
 
@@ -30,10 +29,6 @@ MAP = {"nodes": {
 
 
 REF_DIR = FIXTURES / "tiny" / "ref"
-
-
-def qnext(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["go", "run", "./cmd/qnext", *args], cwd=REPO, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,13 @@ scripts/test runs it there, and the reference venv's pytest run leaves this file
 from __future__ import annotations
 
 import json
-import subprocess
 
 import llama_cpp  # noqa: F401 - fail here, loudly, when the venv lacks it
 import pytest
 
 from reference import llamacpp_export, nodespec
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, qnext
 
 GGUF = FIXTURES / "tiny" / "gguf" / "tiny-f32.gguf"
 REF = FIXTURES / "tiny" / "ref"
@@ -32,10 +31,6 @@ def export(tmp_path, *args) -> tuple:
         args = ("--gguf", str(GGUF), *args)
     m = llamacpp_export.export(llamacpp_export.parse_args(["--out", str(out), *args]))
     return out, m
-
-
-def qnext(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(["go", "run", "./cmd/qnext", *args], cwd=REPO, capture_output=True, text=True)
 
 
 def compare(cand, ref) -> dict:
