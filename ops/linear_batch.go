@@ -165,7 +165,8 @@ const tailRows = 64
 // for up to one item (4 MB of f32 weights for an expert's gate and up rows).
 func splitTail(items []batchItem, n int) []batchItem {
 	start := max(0, len(items)-n)
-	tail := append([]batchItem(nil), items[start:]...)
+	var buf [8]batchItem // n is 2·threads: no allocation for up to 4 threads
+	tail := append(buf[:0], items[start:]...)
 	items = items[:start]
 	for _, it := range tail {
 		for lo := it.lo; lo < it.hi; lo += tailRows {
