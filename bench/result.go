@@ -26,7 +26,8 @@ type ModelResult struct {
 	Generated     bool       `json:"generated"` // the checkpoint was written by this run
 	FileBytes     int64      `json:"file_bytes"`
 	LoadS         float64    `json:"load_s"`
-	Resident      bool       `json:"resident,omitempty"` // loaded with --no-mmap (files read into memory)
+	Resident      bool       `json:"resident,omitempty"`  // loaded with --no-mmap (files read into memory)
+	RowMajor      bool       `json:"row_major,omitempty"` // loaded with --row-major (no Rows4 copy of bf16 matrices)
 	Prefill       Phase      `json:"prefill"`
 	Decode        Phase      `json:"decode"`
 	PeakRSS       int64      `json:"peak_rss_bytes"` // VmHWM from load to the end of the runs
@@ -301,6 +302,14 @@ func mmapNote(mapped bool) string {
 	return " (no-mmap)"
 }
 
+// rowMajorNote marks bf16 matrices kept row-major (--row-major).
+func rowMajorNote(rowMajor bool) string {
+	if rowMajor {
+		return " (row-major)"
+	}
+	return ""
+}
+
 // paired formats DecodeVsPaired with the median rate of the paired passes ("" without them).
 func paired(m ModelResult) string {
 	if m.DecodeVsPaired == 0 {
@@ -332,7 +341,7 @@ func (r *Result) WriteTables(w io.Writer) {
 		for _, m := range r.Models {
 			key := m.Model + "/" + m.DType
 			models[key] = append(models[key], m)
-			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident),
+			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident) + rowMajorNote(m.RowMajor),
 				fmt.Sprintf("%.1f", m.Prefill.TokPerS), load(m.Prefill),
 				fmt.Sprintf("%.2f", m.Decode.TokPerS), load(m.Decode),
 				mib(m.PeakRSS), fmt.Sprintf("%.1f MB", float64(m.TokenBytes.WeightBytes)/1e6),

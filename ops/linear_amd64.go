@@ -181,6 +181,9 @@ func (w *weights) nextPanel(r, hi int) int {
 // (four row streams per worker); the passes over further token triples find the 4 rows in L1/L2.
 //
 // T ≥ packMinT (prefill): linearPacked, on blocks of at most maxTBlock tokens.
+//
+// A Rows4 matrix (bf16, see ToRows4) goes to gemvBF16R4 at T = 1, a group of four rows at a time, and to
+// linearPacked for any larger T, its panels widened from the groups by packR4BF16.
 func linearAsm(y, x []float32, m *Mat, T int) {
 	R, K := m.Rows, m.Cols
 	w := newWeights(m)
@@ -196,7 +199,13 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 
 // usePacked reports whether T tokens take the packed path: a prefill-sized T and at least one lane
 // multiple of columns for the kernels.
-func usePacked(w *weights, T int) bool { return T >= packMinT && w.m.Cols >= w.k.lanes }
+// A Rows4 matrix takes it from T = 2: the lin4 tiles read row-major rows.
+func usePacked(w *weights, T int) bool {
+	if w.m.Layout == Rows4 {
+		return T > 1
+	}
+	return T >= packMinT && w.m.Cols >= w.k.lanes
+}
 
 // tokenBlocks calls f on [0, T) cut into the fewest blocks of at most maxTBlock tokens, of even sizes.
 func tokenBlocks(T int, f func(t0, t1 int)) {
@@ -243,6 +252,10 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	KL := K &^ (w.k.lanes - 1)
 	for t := 0; t < T; t++ {
 		clear(y[t*R+lo : t*R+hi])
+	}
+	if m.Layout == Rows4 { // T = 1 (usePacked takes the rest); whole groups, no Cols tail
+		gemvBF16R4(&x[0], unsafe.Add(w.base, uintptr(lo*K)*2), K, &y[lo], (hi-lo)/4)
+		return
 	}
 	if KL > 0 {
 		r0 := lo
@@ -304,7 +317,11 @@ func linearPacked(y, x []float32, w *weights, T int) {
 // of the lanes), kc, the Cols block, and T3, T rounded up to whole token triples.
 func packedDims(w *weights, T int) (KL, kc, T3 int) {
 	L := w.k.lanes
-	return w.m.Cols &^ (L - 1), min(max(xBlockL2/T, 256), maxKC) &^ (L - 1), (T + 2) / 3 * 3
+	B := L // a Cols block holds whole blocks of lanes, and of 16 columns for a Rows4 matrix
+	if w.m.Layout == Rows4 {
+		B = max(L, 16)
+	}
+	return w.m.Cols &^ (L - 1), min(max(xBlockL2/T, 256), maxKC) &^ (B - 1), (T + 2) / 3 * 3
 }
 
 // packX packs x [T, Cols] into xp (T3·KL floats) as linearPacked describes; the last triple is padded
@@ -343,8 +360,12 @@ func packedBlock(y, x, xp, wp []float32, w *weights, T, lo, hi int) {
 		xb := xp[k0*T3 : k0*T3+T3*kn]
 		for r := lo; r < hi; r += 4 {
 			nr := min(4, hi-r)
-			p := w.rows(r, nr, k0)
-			pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
+			if w.m.Layout == Rows4 { // whole groups of 4 rows (Rows % 4 == 0, lo % 4 == 0)
+				w.packR4(wp, r, k0, kn, w.nextPanel(r, hi))
+			} else {
+				p := w.rows(r, nr, k0)
+				pack(&wp[0], p[0], p[1], p[2], p[3], kn/L, w.nextPanel(r, hi))
+			}
 			full := T / 3 // whole triples, written in place when all 4 rows are real
 			if nr < 4 {
 				full = 0

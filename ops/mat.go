@@ -28,11 +28,13 @@ func (d DType) String() string {
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// Mat is a row-major [Rows, Cols] weight matrix. F32 is set for DType F32, U16 holds the raw bits of
-// BF16/F16 values. The slices may alias a memory-mapped file and must not be written.
+// Mat is a [Rows, Cols] weight matrix. F32 is set for DType F32, U16 holds the raw bits of BF16/F16
+// values, row-major unless Layout says otherwise (Rows4, bf16 only: see ToRows4). The slices may alias a
+// memory-mapped file and must not be written.
 type Mat struct {
 	Rows, Cols int
 	DType      DType
+	Layout     Layout
 	F32        []float32
 	U16        []uint16
 }
@@ -57,6 +59,10 @@ func NewMat16(rows, cols int, dt DType, bits []uint16) *Mat {
 func (m *Mat) Row(i int, dst []float32) {
 	if len(dst) != m.Cols || i < 0 || i >= m.Rows {
 		panic(fmt.Sprintf("ops: Mat.Row(%d) of [%d, %d] into %d", i, m.Rows, m.Cols, len(dst)))
+	}
+	if m.Layout == Rows4 {
+		m.rows4Row(i, dst)
+		return
 	}
 	lo := i * m.Cols
 	switch m.DType {

@@ -29,6 +29,11 @@ type LoadOptions struct {
 	Resident bool
 	// ReadProgress, when set with Resident, is called as the files are read (bytes read of total).
 	ReadProgress func(read, total int64)
+	// RowMajor keeps bf16 matrices in the checkpoint's row-major order. By default Load copies them
+	// into the ops.Rows4 layout, which the T = 1 kernel streams faster (docs/bench.md): into anonymous
+	// memory, releasing the mapped pages they were read from (or, with Resident, next to the resident
+	// copy, which then holds them twice).
+	RowMajor bool
 }
 
 // Model is a loaded, immutable Qwen3-Next checkpoint.
@@ -46,6 +51,9 @@ type Model struct {
 
 	nodes   map[nodeID]*nodeEntry // every node's name, op and inputs (buildNodes)
 	scratch scratchPool           // layer buffers kept between forward calls
+
+	rows4      []byte // the Rows4 copies of the bf16 matrices (relayout), freed by Close
+	layoutNote string // what relayout did (WeightsLayout)
 
 	idOnce sync.Once // Identity, computed once
 	id     Identity
@@ -120,7 +128,7 @@ func Load(dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	m, err := fromSource(cfg, safetensorsSource{ck}, faults, opts.Progress)
+	m, err := fromSource(cfg, safetensorsSource{ck}, faults, opts.Progress, opts.relayout())
 	if err != nil {
 		ck.Close()
 		return nil, fmt.Errorf("runtime: %s: %w", dir, err)
@@ -154,7 +162,7 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return fail(err)
 	}
-	m, err := fromSource(cfg, src, faults, opts.Progress)
+	m, err := fromSource(cfg, src, faults, opts.Progress, opts.relayout())
 	if err != nil {
 		_ = mapfile.Close(&src.deq)
 		return fail(err)
@@ -166,11 +174,24 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 // FromSource binds the weights of src to a model of configuration cfg. It is the one place where
 // checkpoint surgery happens: (1+w) norm scales, conv1d [C,1,K] → [C,K], −exp(A_log), fused or
 // per-expert MoE layouts.
+// Its bf16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are).
 func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) {
-	return fromSource(cfg, src, faults, nil)
+	return fromSource(cfg, src, faults, nil, copyRows4)
 }
 
-func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(done, total int)) (*Model, error) {
+// relayout is the Rows4 mode of the options: the mapped pages are released after the copy only when
+// they are a file mapping (not Resident, whose private copy would lose them).
+func (o LoadOptions) relayout() relayoutMode {
+	switch {
+	case o.RowMajor:
+		return keepLayout
+	case o.Resident:
+		return copyRows4
+	}
+	return copyRows4Mapped
+}
+
+func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(done, total int), mode relayoutMode) (*Model, error) {
 	b := newBinder(src)
 	H, V := cfg.HiddenSize, cfg.VocabSize
 	m := &Model{Cfg: cfg, faults: faults, src: src}
@@ -201,6 +222,9 @@ func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(do
 	}
 	if extra := b.unused(ignoredTensor); len(extra) > 0 {
 		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", b.display(extra[0]), len(extra))
+	}
+	if err := m.relayout(mode, b.views); err != nil {
+		return nil, err
 	}
 	m.rope = newRopeTable(cfg)
 	m.buildNodes()
@@ -406,6 +430,9 @@ func bindMLP(b *binder, p string, H, I int) (*MLP, error) {
 
 // Close releases the memory-mapped weights; the model must not be used afterwards.
 func (m *Model) Close() error {
+	if err := mapfile.Close(&m.rows4); err != nil {
+		return fmt.Errorf("runtime: close: %w", err)
+	}
 	if m.src == nil {
 		return nil
 	}

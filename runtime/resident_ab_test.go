@@ -9,25 +9,38 @@ import (
 	"github.com/qnext/qnext/runtime"
 )
 
-// BenchmarkResidentAB compares decode with the weights mapped (the default) and read into memory
-// (LoadOptions.Resident, qnext --no-mmap), interleaved in one process (this VM's memory bandwidth drifts
-// by ±15 % between runs): the model is loaded both ways, and each of 15 rounds runs 32 one-token forward
-// calls on a fresh state with each, in alternating order. It reports the median tok/s of each, their
-// ratio, the share of rounds in which the resident copy was faster, and how long the resident load took
-// (the files are in the page cache by then: the mapped load read them first). The model is
-// $QNEXT_BENCH_MODEL, e.g. a bench model that scripts/bench caches:
+// BenchmarkResidentAB compares decode with the weights mapped and read into memory (LoadOptions.Resident,
+// qnext --no-mmap), both row-major (LoadOptions.RowMajor), interleaved in one process (this VM's memory
+// bandwidth drifts by ±15 % between runs); see decodeAB. The model is $QNEXT_BENCH_MODEL, e.g. a bench
+// model that scripts/bench caches:
 //
 //	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench ResidentAB -benchtime 1x
 func BenchmarkResidentAB(b *testing.B) {
+	decodeAB(b, [2]runtime.LoadOptions{{RowMajor: true}, {RowMajor: true, Resident: true}}, [2]string{"mapped", "resident"})
+}
+
+// BenchmarkRows4AB compares decode with the bf16 matrices mapped row-major (LoadOptions.RowMajor) and
+// copied into the Rows4 layout (the default), as BenchmarkResidentAB does:
+//
+//	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench Rows4AB -benchtime 1x
+func BenchmarkRows4AB(b *testing.B) {
+	decodeAB(b, [2]runtime.LoadOptions{{RowMajor: true}, {}}, [2]string{"rowmajor", "rows4"})
+}
+
+// decodeAB loads $QNEXT_BENCH_MODEL with both options and runs 15 rounds of 32 one-token forward calls
+// on a fresh state with each, in alternating order. It reports the median tok/s of each, their ratio
+// (second over first), the share of rounds in which the second was faster, and how long the second load
+// took (the files are in the page cache by then: the first load's warm-up read them).
+func decodeAB(b *testing.B, opts [2]runtime.LoadOptions, names [2]string) {
 	dir := os.Getenv("QNEXT_BENCH_MODEL")
 	if dir == "" {
 		b.Skip("set QNEXT_BENCH_MODEL to a model directory (scripts/bench caches the bench model under ${QNEXT_CACHE:-~/.cache/qnext}/bench/{F32,BF16,F16})")
 	}
-	var models [2]*runtime.Model // mapped, resident
+	var models [2]*runtime.Model
 	var loadS float64
 	for i := range models {
 		t0 := time.Now()
-		m, err := runtime.Load(dir, runtime.LoadOptions{Resident: i == 1})
+		m, err := runtime.Load(dir, opts[i])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,9 +73,9 @@ func BenchmarkResidentAB(b *testing.B) {
 			rounds++
 		}
 	}
-	b.ReportMetric(bench.Median(tok[0]), "mapped-tok/s")
-	b.ReportMetric(bench.Median(tok[1]), "resident-tok/s")
-	b.ReportMetric(bench.Median(tok[1])/bench.Median(tok[0]), "resident/mapped")
-	b.ReportMetric(float64(faster)/float64(rounds), "resident-faster-share")
-	b.ReportMetric(loadS, "resident-load-s")
+	b.ReportMetric(bench.Median(tok[0]), names[0]+"-tok/s")
+	b.ReportMetric(bench.Median(tok[1]), names[1]+"-tok/s")
+	b.ReportMetric(bench.Median(tok[1])/bench.Median(tok[0]), names[1]+"/"+names[0])
+	b.ReportMetric(float64(faster)/float64(rounds), names[1]+"-faster-share")
+	b.ReportMetric(loadS, names[1]+"-load-s")
 }

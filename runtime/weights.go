@@ -43,11 +43,14 @@ func (s safetensorsSource) Close() error { return s.c.Close() }
 // binder fetches tensors by name, checks their shapes and records which were used, so that missing,
 // misshaped and unexpected tensors are all reported by name.
 type binder struct {
-	src  TensorSource
-	used map[string]bool
+	src   TensorSource
+	used  map[string]bool
+	views map[*ops.Mat][]byte // 16-bit matrices bound as views of the source's bytes
 }
 
-func newBinder(src TensorSource) *binder { return &binder{src: src, used: map[string]bool{}} }
+func newBinder(src TensorSource) *binder {
+	return &binder{src: src, used: map[string]bool{}, views: map[*ops.Mat][]byte{}}
+}
 
 // raw returns the tensor name with the wanted shape.
 func (b *binder) raw(name string, shape ...int) (*safetensors.Tensor, error) {
@@ -101,7 +104,11 @@ func (b *binder) mat(name string, rows, cols int) (*ops.Mat, error) {
 	if err != nil {
 		return nil, err
 	}
-	return matOf(t.DType, rows, cols, t.Data), nil
+	m := matOf(t.DType, rows, cols, t.Data)
+	if len(m.U16) > 0 && unsafe.Pointer(&m.U16[0]) == unsafe.Pointer(&t.Data[0]) {
+		b.views[m] = t.Data
+	}
+	return m, nil
 }
 
 // matOf views raw little-endian bytes as a Mat (copying only when the bytes are misaligned).

@@ -54,8 +54,11 @@ func newRootCmd() *cobra.Command {
 		"where matrix products run: "+strings.Join(ops.Backends(), ", ")+" (cuda needs a -tags cuda build)")
 	root.PersistentFlags().BoolVar(&noMmap, "no-mmap", false,
 		"read the checkpoint's files into memory (huge pages where the kernel allows) instead of mapping them: slower to load, faster decode")
+	var rowMajor bool
+	root.PersistentFlags().BoolVar(&rowMajor, "row-major", false,
+		"keep bf16 matrices in the checkpoint's row-major order instead of copying them at load into the layout decode reads fastest (docs/run.md)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		residentWeights = noMmap
+		residentWeights, rowMajorWeights = noMmap, rowMajor
 		return ops.UseBackend(backend)
 	}
 	for _, f := range commands {
@@ -64,12 +67,13 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// residentWeights is --no-mmap of the running command (set before it runs).
-var residentWeights bool
+// residentWeights and rowMajorWeights are --no-mmap and --row-major of the running command (set before
+// it runs).
+var residentWeights, rowMajorWeights bool
 
-// loadModel loads a checkpoint as the global flags say (--no-mmap).
+// loadModel loads a checkpoint as the global flags say (--no-mmap, --row-major).
 func loadModel(dir string, o runtime.LoadOptions) (*runtime.Model, error) {
-	o.Resident = residentWeights
+	o.Resident, o.RowMajor = residentWeights, rowMajorWeights
 	return runtime.Load(dir, o)
 }
 

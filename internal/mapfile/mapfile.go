@@ -6,7 +6,10 @@ package mapfile
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -115,4 +118,43 @@ func readResident(f *os.File, size int64, progress func(read, total int64)) ([]b
 		return nil, fmt.Errorf("resident copy: mprotect: %w", err)
 	}
 	return data, nil
+}
+
+// Release drops this process's pages of b, a part of a file mapping returned by Open (not of a resident
+// copy or of Anon memory, whose contents it would discard): the bytes stay readable, faulted in again
+// from the page cache or the file if touched. Only the whole pages inside b are released.
+func Release(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	const page = 4096
+	start := uintptr(unsafe.Pointer(&b[0]))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return nil
+	}
+	return unix.Madvise(b[lo-start:hi-start], unix.MADV_DONTNEED)
+}
+
+// Available returns the memory the kernel can give without swapping (MemAvailable of /proc/meminfo,
+// in bytes), and false where that is not known.
+func Available() (int64, bool) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	return parseMemAvailable(string(b))
+}
+
+// parseMemAvailable reads the "MemAvailable: N kB" line of a /proc/meminfo text.
+func parseMemAvailable(s string) (int64, bool) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "MemAvailable:" && f[2] == "kB" {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			return n << 10, err == nil
+		}
+	}
+	return 0, false
 }

@@ -52,3 +52,44 @@ func TestOpen(t *testing.T) {
 	require.Empty(t, data)
 	require.NoError(t, Close(&data))
 }
+
+// TestRelease: released pages of a file mapping read back the file's bytes (an unaligned span, and
+// one inside a single page, which releases nothing).
+func TestRelease(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	want := make([]byte, 5<<16+100)
+	for i := range want {
+		want[i] = byte(i*13 + 1)
+	}
+	require.NoError(t, os.WriteFile(p, want, 0o644))
+	data, err := Open(p, 0, Options{})
+	require.NoError(t, err)
+	defer Close(&data)
+	require.Equal(t, want, data) // touch every page
+	require.NoError(t, Release(data[1000:len(data)-3000]))
+	require.NoError(t, Release(data[10:20]))
+	require.NoError(t, Release(nil))
+	require.Equal(t, want, data)
+}
+
+func TestParseMemAvailable(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"MemTotal:       24000000 kB\nMemFree:  1 kB\nMemAvailable:   22000000 kB\n", 22000000 << 10, true},
+		{"MemTotal:       24000000 kB\n", 0, false},
+		{"MemAvailable: lots kB\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := parseMemAvailable(c.in)
+		require.Equal(t, c.ok, ok, "%q", c.in)
+		if ok {
+			require.Equal(t, c.want, got, "%q", c.in)
+		}
+	}
+	if n, ok := Available(); ok {
+		require.Greater(t, n, int64(0))
+	}
+}

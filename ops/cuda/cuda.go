@@ -105,7 +105,8 @@ func (b *Backend) upload(w *ops.Mat) (cu.DevicePtr, error) {
 	if w.DType == ops.F32 {
 		src, n = unsafe.Pointer(&w.F32[0]), int64(4*len(w.F32))
 	} else {
-		src, n = unsafe.Pointer(&w.U16[0]), int64(2*len(w.U16))
+		u := w.RowMajorU16() // the device kernels read row-major matrices (a Rows4 one is reordered)
+		src, n = unsafe.Pointer(&u[0]), int64(2*len(u))
 	}
 	p, err := cu.MemAlloc(n)
 	if err != nil {

@@ -1,0 +1,166 @@
+package ops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// rows4Of returns m (row-major bf16) in the Rows4 layout.
+func rows4Of(m *Mat) *Mat { return m.ToRows4(make([]uint16, m.Rows*m.Cols)) }
+
+// TestRows4Layout: every value lands where rows4Index (the documented formula) says, Row reads rows
+// back exactly, RowMajorU16 restores the original order, and the source is not written.
+func TestRows4Layout(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, sh := range [][2]int{{4, 16}, {8, 32}, {12, 48}, {64, 2048}} {
+		m := randMatDT(r, sh[0], sh[1], BF16)
+		src := slices.Clone(m.U16)
+		q := rows4Of(m)
+		if q.Layout != Rows4 || q.Rows != m.Rows || q.Cols != m.Cols || q.DType != BF16 {
+			t.Fatalf("%v: got %v %v [%d, %d]", sh, q.Layout, q.DType, q.Rows, q.Cols)
+		}
+		for i := 0; i < m.Rows; i++ {
+			for c := 0; c < m.Cols; c++ {
+				if q.U16[rows4Index(i, c, m.Cols)] != m.U16[i*m.Cols+c] {
+					t.Fatalf("%v: W[%d, %d] not at its Rows4 index", sh, i, c)
+				}
+			}
+		}
+		// the formula's fixed points: the start of a block, and its columns 8 and 9
+		if q.U16[0] != m.U16[0] || q.U16[1] != m.U16[8] || q.U16[2] != m.U16[1] || q.U16[16] != m.U16[m.Cols] {
+			t.Fatalf("%v: block layout differs from the documented one", sh)
+		}
+		a, b := make([]float32, m.Cols), make([]float32, m.Cols)
+		for i := 0; i < m.Rows; i++ {
+			m.Row(i, a)
+			q.Row(i, b)
+			if !slices.Equal(a, b) {
+				t.Fatalf("%v: Row(%d) differs", sh, i)
+			}
+		}
+		if !slices.Equal(q.RowMajorU16(), m.U16) || !slices.Equal(m.U16, src) {
+			t.Fatalf("%v: RowMajorU16 or the source differs", sh)
+		}
+	}
+}
+
+// TestWantRows4: only row-major bf16 matrices of whole groups of 4 rows and blocks of 16 columns.
+func TestWantRows4(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	q := rows4Of(randMatDT(r, 4, 16, BF16))
+	for _, c := range []struct {
+		name string
+		m    *Mat
+		want bool
+	}{
+		{"bf16 8x32", randMatDT(r, 8, 32, BF16), true},
+		{"bf16 rows 6", randMatDT(r, 6, 32, BF16), false},
+		{"bf16 cols 24", randMatDT(r, 8, 24, BF16), false},
+		{"f32", randMatDT(r, 8, 32, F32), false},
+		{"f16", randMatDT(r, 8, 32, F16), false},
+		{"already rows4", q, false},
+	} {
+		if got := WantRows4(c.m); got != c.want && rows4Kernels {
+			t.Errorf("%s: WantRows4 %v, want %v", c.name, got, c.want)
+		} else if got && !rows4Kernels {
+			t.Errorf("%s: WantRows4 without the kernels", c.name)
+		}
+	}
+	for _, m := range []*Mat{randMatDT(r, 6, 32, BF16), randMatDT(r, 8, 24, BF16), randMatDT(r, 8, 32, F16), q} {
+		func() {
+			defer func() {
+				if e := recover(); e == nil || !strings.Contains(fmt.Sprint(e), "ops: ToRows4") {
+					t.Errorf("ToRows4 of %v %v [%d, %d]: panic %v", m.Layout, m.DType, m.Rows, m.Cols, e)
+				}
+			}()
+			rows4Of(m)
+		}()
+	}
+}
+
+// TestLinearRows4: Linear on a Rows4 matrix against RefLinear and against the same matrix row-major,
+// on the T = 1 kernel and the packed path (T ≥ 2: a single triple, partial triples, two token blocks),
+// every kernel set and the portable path, 1–3 workers; LinearBatch and SwiGLUBatch give Linear's
+// values bit for bit.
+func TestLinearRows4(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, sh := range [][2]int{{4, 16}, {8, 32}, {36, 48}, {132, 272}, {256, 2048}, {64, 1040}} {
+		m := randMatDT(r, sh[0], sh[1], BF16)
+		q := rows4Of(m)
+		for _, T := range []int{1, 2, 3, 4, 7, 11, 12, 13, 40, 241} {
+			if testing.Short() && T*sh[0]*sh[1] > 1<<21 {
+				continue
+			}
+			x := randSlice(r, T*m.Cols)
+			ref := make([]float32, T*m.Rows)
+			RefLinear(ref, x, m, T)
+			for _, v := range variants() {
+				for _, n := range []int{1, 2, 3} {
+					got, row := make([]float32, T*m.Rows), make([]float32, T*m.Rows)
+					withKernels(v, n, func() {
+						Linear(got, x, q, T)
+						Linear(row, x, m, T)
+					})
+					if err := linearErr(got, ref, x, m, T); err != nil {
+						t.Fatalf("W [%d, %d] T=%d %s threads=%d: %v", m.Rows, m.Cols, T, v, n, err)
+					}
+					if err := linearErr(got, row, x, m, T); err != nil {
+						t.Fatalf("W [%d, %d] T=%d %s threads=%d vs row-major: %v", m.Rows, m.Cols, T, v, n, err)
+					}
+				}
+			}
+			want := make([]float32, T*m.Rows)
+			Linear(want, x, q, T)
+			jobs := []LinearJob{{Y: make([]float32, T*m.Rows), X: x, W: q, T: T}}
+			LinearBatch(jobs)
+			if !slices.Equal(jobs[0].Y, want) {
+				t.Fatalf("W [%d, %d] T=%d: LinearBatch differs from Linear", m.Rows, m.Cols, T)
+			}
+			u := rows4Of(randMatDT(r, sh[0], sh[1], BF16))
+			wu := make([]float32, T*m.Rows)
+			Linear(wu, x, u, T)
+			SwiGLU(wu, want, wu)
+			glu := []GLUJob{{Y: make([]float32, T*m.Rows), X: x, Gate: q, Up: u, T: T}}
+			SwiGLUBatch(glu)
+			if !slices.Equal(glu[0].Y, wu) {
+				t.Fatalf("W [%d, %d] T=%d: SwiGLUBatch differs from Linear + SwiGLU", m.Rows, m.Cols, T)
+			}
+		}
+	}
+}
+
+// TestPackR4Panels: packR4BF16 writes the panel the gemm kernels read, [Cols/L][4][L] widened, for 8
+// and 16 lanes (the AVX-512 panel is checked here even where gemm3x4AVX512 cannot run).
+func TestPackR4Panels(t *testing.T) {
+	if !rows4Kernels {
+		t.Skip("no Rows4 kernels on this build")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	m := randMatDT(r, 12, 96, BF16)
+	q := rows4Of(m)
+	for _, ks := range []*kernelSet{&avx2Kernels, &avx512Kernels} {
+		w := weights{m: q, base: unsafe.Pointer(&q.U16[0]), esz: 2, k: ks}
+		L := ks.lanes
+		for _, c := range []struct{ r, k0, kn int }{{0, 0, 96}, {4, 16, 32}, {8, 32, 64}, {8, 80, 16}} {
+			wp := make([]float32, 4*c.kn+8)
+			w.packR4(wp, c.r, c.k0, c.kn, 0)
+			for j := 0; j < c.kn/L; j++ {
+				for i := 0; i < 4; i++ {
+					for l := 0; l < L; l++ {
+						want := BF16ToF32(m.U16[(c.r+i)*m.Cols+c.k0+j*L+l])
+						if got := wp[(j*4+i)*L+l]; got != want {
+							t.Fatalf("%s %+v: panel[%d][%d][%d] = %v, want %v", ks.name, c, j, i, l, got, want)
+						}
+					}
+				}
+			}
+			if wp[4*c.kn] != 0 {
+				t.Fatalf("%s %+v: wrote past the panel", ks.name, c)
+			}
+		}
+	}
+}

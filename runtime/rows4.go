@@ -1,0 +1,118 @@
+package runtime
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/qnext/qnext/internal/mapfile"
+	"github.com/qnext/qnext/ops"
+)
+
+// Rows4 copies: the bf16 matrices are read at decode (T = 1) about a tenth faster in the ops.Rows4
+// layout than row-major (docs/bench.md), so Load copies them into it, into one block of anonymous
+// memory (transparent huge pages where the kernel allows). Identity still hashes the checkpoint's bytes.
+
+// relayoutMode says what fromSource does with the matrices ops.WantRows4 accepts.
+type relayoutMode uint8
+
+const (
+	keepLayout      relayoutMode = iota // leave them as bound (row-major views or copies)
+	copyRows4                           // copy them into Rows4
+	copyRows4Mapped                     // copy them, then release the file-mapping pages they were read from
+)
+
+// matFields returns the addresses of every matrix field of m (the tied embedding and LM head twice).
+func (m *Model) matFields() []**ops.Mat {
+	f := []**ops.Mat{&m.Embed, &m.LMHead}
+	for _, l := range m.Layers {
+		if g := l.Lin; g != nil {
+			f = append(f, &g.InProjQKVZ, &g.InProjBA, &g.OutProj)
+		}
+		if a := l.Attn; a != nil {
+			f = append(f, &a.QProj, &a.KProj, &a.VProj, &a.OProj)
+		}
+		mlps := []*MLP{l.Dense}
+		if e := l.MoE; e != nil {
+			f = append(f, &e.Router, &e.SharedExpertGate)
+			for i := range e.Gate {
+				f = append(f, &e.Gate[i], &e.Up[i], &e.Down[i])
+			}
+			mlps = append(mlps, e.Shared)
+		}
+		for _, d := range mlps {
+			if d != nil {
+				f = append(f, &d.GateProj, &d.UpProj, &d.DownProj)
+			}
+		}
+	}
+	return f
+}
+
+// relayout replaces the model's matrices that ops.WantRows4 accepts by Rows4 copies in one anonymous
+// block (m.rows4, freed by Close). views maps the matrices bound as views of the source to their bytes:
+// with copyRows4Mapped those bytes, a file mapping, are released as soon as they are copied, so that
+// the copy does not double the resident memory.
+func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
+	if mode == keepLayout {
+		return nil
+	}
+	fields := m.matFields()
+	var todo []*ops.Mat
+	seen := map[*ops.Mat]bool{}
+	size := 0
+	for _, f := range fields {
+		if w := *f; w != nil && !seen[w] && ops.WantRows4(w) {
+			seen[w] = true
+			todo = append(todo, w)
+			size += w.Rows * w.Cols
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if avail, ok := mapfile.Available(); ok && int64(2*size) > avail-rows4Headroom {
+		// The copy would push the page cache (or the process) out of memory: a checkpoint larger than
+		// what is free runs row-major from its mapping, as it did before the copy existed.
+		m.layoutNote = fmt.Sprintf("row-major: the rows4 copy (%d MiB) does not fit in available memory (%d MiB)", 2*size>>20, avail>>20)
+		return nil
+	}
+	block, err := mapfile.Anon(2 * size)
+	if err != nil {
+		return fmt.Errorf("rows4 copy of the bf16 matrices: %w", err)
+	}
+	all := unsafe.Slice((*uint16)(unsafe.Pointer(&block[0])), size)
+	repl := make(map[*ops.Mat]*ops.Mat, len(todo))
+	off := 0
+	for _, w := range todo {
+		n := w.Rows * w.Cols
+		repl[w] = w.ToRows4(all[off : off+n : off+n])
+		off += n
+		if b, ok := views[w]; ok && mode == copyRows4Mapped {
+			if err := mapfile.Release(b); err != nil {
+				_ = mapfile.Close(&block)
+				return fmt.Errorf("rows4 copy: release the mapped source: %w", err)
+			}
+		}
+	}
+	for _, f := range fields {
+		if r, ok := repl[*f]; ok {
+			*f = r
+		}
+	}
+	m.rows4 = block
+	m.layoutNote = fmt.Sprintf("rows4: %d bf16 matrices (%d MiB) copied", len(todo), 2*size>>20)
+	return nil
+}
+
+// rows4Headroom is the memory relayout leaves free besides its copy.
+const rows4Headroom = 1 << 30
+
+// WeightsLayout says how the bf16 matrices are held: "rows4: …" when Load copied them into the Rows4
+// layout, "row-major: …" with the reason when it did not although it could have, and "row-major"
+// otherwise (LoadOptions.RowMajor, or no matrix that qualifies).
+func (m *Model) WeightsLayout() string {
+	if m.layoutNote == "" {
+		return "row-major"
+	}
+	return m.layoutNote
+}
