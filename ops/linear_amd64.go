@@ -182,8 +182,9 @@ func (w *weights) nextPanel(r, hi int) int {
 //
 // T ≥ packMinT (prefill): linearPacked, on blocks of at most maxTBlock tokens.
 //
-// A Rows4 matrix (bf16, see ToRows4) goes to gemvBF16R4 at T = 1, a group of four rows at a time, and to
-// linearPacked for any larger T, its panels widened from the groups by packR4BF16.
+// A Rows4 matrix (bf16, see ToRows4) takes the same two paths by T: streamRows4 (gemvBF16R4 at T = 1, a
+// group of four rows at a time, lin4R4BF16 tiles of ≤ 3 tokens × one group otherwise), and linearPacked
+// with its panels widened from the groups by packR4BF16.
 func linearAsm(y, x []float32, m *Mat, T int) {
 	R, K := m.Rows, m.Cols
 	w := newWeights(m)
@@ -199,13 +200,7 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 
 // usePacked reports whether T tokens take the packed path: a prefill-sized T and at least one lane
 // multiple of columns for the kernels.
-// A Rows4 matrix takes it from T = 2: the lin4 tiles read row-major rows.
-func usePacked(w *weights, T int) bool {
-	if w.m.Layout == Rows4 {
-		return T > 1
-	}
-	return T >= packMinT && w.m.Cols >= w.k.lanes
-}
+func usePacked(w *weights, T int) bool { return T >= packMinT && w.m.Cols >= w.k.lanes }
 
 // tokenBlocks calls f on [0, T) cut into the fewest blocks of at most maxTBlock tokens, of even sizes.
 func tokenBlocks(T int, f func(t0, t1 int)) {
@@ -253,8 +248,8 @@ func streamRows(y, x []float32, w *weights, T, lo, hi int) {
 	for t := 0; t < T; t++ {
 		clear(y[t*R+lo : t*R+hi])
 	}
-	if m.Layout == Rows4 { // T = 1 (usePacked takes the rest); whole groups, no Cols tail
-		gemvBF16R4(&x[0], unsafe.Add(w.base, uintptr(lo*K)*2), K, &y[lo], (hi-lo)/4)
+	if m.Layout == Rows4 { // whole groups (lo % 4 == 0, Rows % 4 == 0), no Cols tail
+		streamRows4(y, x, w, T, lo, hi)
 		return
 	}
 	if KL > 0 {

@@ -164,3 +164,26 @@ func TestPackR4Panels(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLinearRows4 streams a 64 MiB bf16 matrix (16384 × 2048, past the L3) row-major and in Rows4,
+// at decode and small-batch T (the T = 1 kernels; T ≥ 2 is lin4 row-major and the packed path in
+// Rows4) and a prefill block; bytes are the weights' (GB/s of weights read):
+//
+//	go test ./ops -run X -bench LinearRows4 -benchtime 20x
+func BenchmarkLinearRows4(b *testing.B) {
+	r := rand.New(rand.NewPCG(8, 8))
+	m := randMatDT(r, 16384, 2048, BF16)
+	q := rows4Of(m)
+	for _, T := range []int{1, 2, 4, 8, 16, 128} {
+		x := randSlice(r, T*m.Cols)
+		y := make([]float32, T*m.Rows)
+		for _, w := range []*Mat{m, q} {
+			b.Run(fmt.Sprintf("T=%d/%v", T, w.Layout), func(b *testing.B) {
+				b.SetBytes(int64(2 * m.Rows * m.Cols))
+				for b.Loop() {
+					Linear(y, x, w, T)
+				}
+			})
+		}
+	}
+}
