@@ -174,7 +174,8 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 // FromSource binds the weights of src to a model of configuration cfg. It is the one place where
 // checkpoint surgery happens: (1+w) norm scales, conv1d [C,1,K] → [C,K], −exp(A_log), fused or
 // per-expert MoE layouts.
-// Its bf16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are).
+// Its bf16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are;
+// Close frees the copy).
 func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) {
 	return fromSource(cfg, src, faults, nil, copyRows4)
 }
@@ -428,7 +429,8 @@ func bindMLP(b *binder, p string, H, I int) (*MLP, error) {
 	return m, nil
 }
 
-// Close releases the memory-mapped weights; the model must not be used afterwards.
+// Close releases the memory-mapped weights and the Rows4 copies of the bf16 matrices; the model must not be
+// used afterwards.
 func (m *Model) Close() error {
 	if err := mapfile.Close(&m.rows4); err != nil {
 		return fmt.Errorf("runtime: close: %w", err)
