@@ -27,7 +27,7 @@ type ModelResult struct {
 	FileBytes     int64      `json:"file_bytes"`
 	LoadS         float64    `json:"load_s"`
 	Resident      bool       `json:"resident,omitempty"`  // loaded with --no-mmap (files read into memory)
-	RowMajor      bool       `json:"row_major,omitempty"` // loaded with --row-major (no Rows4 copy of bf16 matrices)
+	RowMajor      bool       `json:"row_major,omitempty"` // loaded with --row-major (no Rows4 copy of bf16/f16 matrices)
 	Prefill       Phase      `json:"prefill"`
 	Decode        Phase      `json:"decode"`
 	PeakRSS       int64      `json:"peak_rss_bytes"` // VmHWM from load to the end of the runs
@@ -302,7 +302,7 @@ func mmapNote(mapped bool) string {
 	return " (no-mmap)"
 }
 
-// rowMajorNote marks bf16 matrices kept row-major (--row-major).
+// rowMajorNote marks bf16/f16 matrices kept row-major (--row-major).
 func rowMajorNote(rowMajor bool) string {
 	if rowMajor {
 		return " (row-major)"

@@ -4,7 +4,7 @@
 //
 // Layout: every tensor is a row-major []float32; shapes are documented in torch order (slowest first).
 // Weights are Mat values ([rows, cols], nn.Linear layout [out, in]), row-major as in the checkpoint or, for
-// bf16 matrices the runtime copies at load, in the Rows4 layout that the decode kernel streams faster
+// bf16/f16 matrices the runtime copies at load, in the Rows4 layout that the decode kernel streams faster
 // (groups of four rows interleaved in blocks of 16 columns: see Rows4 and ToRows4).
 //
 // Programmer errors (mismatched lengths) panic with a message starting "ops: "; kernels never return

@@ -16,39 +16,49 @@ func rows4Of(m *Mat) *Mat { return m.ToRows4(make([]uint16, m.Rows*m.Cols)) }
 // back exactly, RowMajorU16 restores the original order, and the source is not written.
 func TestRows4Layout(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	for _, sh := range [][2]int{{4, 16}, {8, 32}, {12, 48}, {64, 2048}} {
-		m := randMatDT(r, sh[0], sh[1], BF16)
+	for _, c := range []struct {
+		rows, cols int
+		dt         DType
+		useAsm     bool
+	}{{4, 16, BF16, true}, {8, 32, BF16, true}, {12, 48, F16, true}, {64, 2048, BF16, true}, {64, 2048, F16, true}, {8, 64, BF16, false}, {8, 64, F16, false}} {
+		sh := fmt.Sprintf("%v [%d, %d] asm=%v", c.dt, c.rows, c.cols, c.useAsm)
+		m := randMatDT(r, c.rows, c.cols, c.dt)
 		src := slices.Clone(m.U16)
-		q := rows4Of(m)
-		if q.Layout != Rows4 || q.Rows != m.Rows || q.Cols != m.Cols || q.DType != BF16 {
-			t.Fatalf("%v: got %v %v [%d, %d]", sh, q.Layout, q.DType, q.Rows, q.Cols)
+		var q *Mat
+		withKernels(map[bool]string{true: "asm", false: "generic"}[c.useAsm], 2, func() { q = rows4Of(m) })
+		if q.Layout != Rows4 || q.Rows != m.Rows || q.Cols != m.Cols || q.DType != c.dt {
+			t.Fatalf("%s: got %v %v [%d, %d]", sh, q.Layout, q.DType, q.Rows, q.Cols)
 		}
 		for i := 0; i < m.Rows; i++ {
 			for c := 0; c < m.Cols; c++ {
-				if q.U16[rows4Index(i, c, m.Cols)] != m.U16[i*m.Cols+c] {
-					t.Fatalf("%v: W[%d, %d] not at its Rows4 index", sh, i, c)
+				if q.U16[rows4Index(i, c, m.Cols, m.DType)] != m.U16[i*m.Cols+c] {
+					t.Fatalf("%s: W[%d, %d] not at its Rows4 index", sh, i, c)
 				}
 			}
 		}
-		// the formula's fixed points: the start of a block, and its columns 8 and 9
-		if q.U16[0] != m.U16[0] || q.U16[1] != m.U16[8] || q.U16[2] != m.U16[1] || q.U16[16] != m.U16[m.Cols] {
-			t.Fatalf("%v: block layout differs from the documented one", sh)
+		// the formula's fixed points: the start of a block, its columns 8 and 1, the next row
+		w8, w1 := m.U16[8], m.U16[1] // bf16: columns 0–7 in the even words
+		if c.dt == F16 {
+			w8, w1 = m.U16[1], m.U16[2] // f16: in order
+		}
+		if q.U16[0] != m.U16[0] || q.U16[1] != w8 || q.U16[2] != w1 || q.U16[16] != m.U16[m.Cols] {
+			t.Fatalf("%s: block layout differs from the documented one", sh)
 		}
 		a, b := make([]float32, m.Cols), make([]float32, m.Cols)
 		for i := 0; i < m.Rows; i++ {
 			m.Row(i, a)
 			q.Row(i, b)
 			if !slices.Equal(a, b) {
-				t.Fatalf("%v: Row(%d) differs", sh, i)
+				t.Fatalf("%s: Row(%d) differs", sh, i)
 			}
 		}
 		if !slices.Equal(q.RowMajorU16(), m.U16) || !slices.Equal(m.U16, src) {
-			t.Fatalf("%v: RowMajorU16 or the source differs", sh)
+			t.Fatalf("%s: RowMajorU16 or the source differs", sh)
 		}
 	}
 }
 
-// TestWantRows4: only row-major bf16 matrices of whole groups of 4 rows and blocks of 16 columns.
+// TestWantRows4: only row-major bf16 and f16 matrices of whole groups of 4 rows and blocks of 16 columns.
 func TestWantRows4(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	q := rows4Of(randMatDT(r, 4, 16, BF16))
@@ -61,7 +71,8 @@ func TestWantRows4(t *testing.T) {
 		{"bf16 rows 6", randMatDT(r, 6, 32, BF16), false},
 		{"bf16 cols 24", randMatDT(r, 8, 24, BF16), false},
 		{"f32", randMatDT(r, 8, 32, F32), false},
-		{"f16", randMatDT(r, 8, 32, F16), false},
+		{"f16", randMatDT(r, 8, 32, F16), true},
+		{"f16 rows 2", randMatDT(r, 2, 32, F16), false},
 		{"already rows4", q, false},
 	} {
 		if got := WantRows4(c.m); got != c.want && rows4Kernels {
@@ -70,7 +81,7 @@ func TestWantRows4(t *testing.T) {
 			t.Errorf("%s: WantRows4 without the kernels", c.name)
 		}
 	}
-	for _, m := range []*Mat{randMatDT(r, 6, 32, BF16), randMatDT(r, 8, 24, BF16), randMatDT(r, 8, 32, F16), q} {
+	for _, m := range []*Mat{randMatDT(r, 6, 32, BF16), randMatDT(r, 8, 24, F16), randMatDT(r, 8, 32, F32), q} {
 		func() {
 			defer func() {
 				if e := recover(); e == nil || !strings.Contains(fmt.Sprint(e), "ops: ToRows4") {
@@ -88,11 +99,14 @@ func TestWantRows4(t *testing.T) {
 // values bit for bit.
 func TestLinearRows4(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
-	for _, sh := range [][2]int{{4, 16}, {8, 32}, {36, 48}, {132, 272}, {256, 2048}, {64, 1040}} {
-		m := randMatDT(r, sh[0], sh[1], BF16)
+	for _, sh := range []struct {
+		rows, cols int
+		dt         DType
+	}{{4, 16, BF16}, {8, 32, F16}, {36, 48, BF16}, {132, 272, F16}, {256, 2048, BF16}, {64, 1040, BF16}, {64, 1040, F16}, {256, 2048, F16}} {
+		m := randMatDT(r, sh.rows, sh.cols, sh.dt)
 		q := rows4Of(m)
 		for _, T := range []int{1, 2, 3, 4, 7, 11, 12, 13, 40, 241} {
-			if testing.Short() && T*sh[0]*sh[1] > 1<<21 {
+			if testing.Short() && T*sh.rows*sh.cols > 1<<21 {
 				continue
 			}
 			x := randSlice(r, T*m.Cols)
@@ -106,10 +120,10 @@ func TestLinearRows4(t *testing.T) {
 						Linear(row, x, m, T)
 					})
 					if err := linearErr(got, ref, x, m, T); err != nil {
-						t.Fatalf("W [%d, %d] T=%d %s threads=%d: %v", m.Rows, m.Cols, T, v, n, err)
+						t.Fatalf("%v W [%d, %d] T=%d %s threads=%d: %v", m.DType, m.Rows, m.Cols, T, v, n, err)
 					}
 					if err := linearErr(got, row, x, m, T); err != nil {
-						t.Fatalf("W [%d, %d] T=%d %s threads=%d vs row-major: %v", m.Rows, m.Cols, T, v, n, err)
+						t.Fatalf("%v W [%d, %d] T=%d %s threads=%d vs row-major: %v", m.DType, m.Rows, m.Cols, T, v, n, err)
 					}
 				}
 			}
@@ -120,7 +134,7 @@ func TestLinearRows4(t *testing.T) {
 			if !slices.Equal(jobs[0].Y, want) {
 				t.Fatalf("W [%d, %d] T=%d: LinearBatch differs from Linear", m.Rows, m.Cols, T)
 			}
-			u := rows4Of(randMatDT(r, sh[0], sh[1], BF16))
+			u := rows4Of(randMatDT(r, sh.rows, sh.cols, sh.dt))
 			wu := make([]float32, T*m.Rows)
 			Linear(wu, x, u, T)
 			SwiGLU(wu, want, wu)
@@ -133,15 +147,21 @@ func TestLinearRows4(t *testing.T) {
 	}
 }
 
-// TestPackR4Panels: packR4BF16 writes the panel the gemm kernels read, [Cols/L][4][L] widened, for 8
+// TestPackR4Panels: packR4BF16 and packR4F16 write the panel the gemm kernels read, [Cols/L][4][L] widened, for 8
 // and 16 lanes (the AVX-512 panel is checked here even where gemm3x4AVX512 cannot run).
 func TestPackR4Panels(t *testing.T) {
 	if !rows4Kernels {
 		t.Skip("no Rows4 kernels on this build")
 	}
 	r := rand.New(rand.NewPCG(7, 7))
-	m := randMatDT(r, 12, 96, BF16)
+	for _, dt := range []DType{BF16, F16} {
+		testPackR4Panels(t, randMatDT(r, 12, 96, dt))
+	}
+}
+
+func testPackR4Panels(t *testing.T, m *Mat) {
 	q := rows4Of(m)
+	wide := m.Float32s()
 	for _, ks := range []*kernelSet{&avx2Kernels, &avx512Kernels} {
 		w := weights{m: q, base: unsafe.Pointer(&q.U16[0]), esz: 2, k: ks}
 		L := ks.lanes
@@ -151,9 +171,9 @@ func TestPackR4Panels(t *testing.T) {
 			for j := 0; j < c.kn/L; j++ {
 				for i := 0; i < 4; i++ {
 					for l := 0; l < L; l++ {
-						want := BF16ToF32(m.U16[(c.r+i)*m.Cols+c.k0+j*L+l])
+						want := wide[(c.r+i)*m.Cols+c.k0+j*L+l]
 						if got := wp[(j*4+i)*L+l]; got != want {
-							t.Fatalf("%s %+v: panel[%d][%d][%d] = %v, want %v", ks.name, c, j, i, l, got, want)
+							t.Fatalf("%v %s %+v: panel[%d][%d][%d] = %v, want %v", m.DType, ks.name, c, j, i, l, got, want)
 						}
 					}
 				}
@@ -165,25 +185,32 @@ func TestPackR4Panels(t *testing.T) {
 	}
 }
 
-// BenchmarkLinearRows4 streams a 64 MiB bf16 matrix (16384 × 2048, past the L3) row-major and in Rows4,
+// BenchmarkLinearRows4 streams a 64 MiB bf16 or f16 matrix (16384 × 2048, past the L3) row-major and in Rows4,
 // at decode and small-batch T (the T = 1 kernels; T ≥ 2 is lin4 row-major and the packed path in
 // Rows4) and a prefill block; bytes are the weights' (GB/s of weights read):
 //
 //	go test ./ops -run X -bench LinearRows4 -benchtime 20x
 func BenchmarkLinearRows4(b *testing.B) {
 	r := rand.New(rand.NewPCG(8, 8))
-	m := randMatDT(r, 16384, 2048, BF16)
-	q := rows4Of(m)
-	for _, T := range []int{1, 2, 4, 8, 16, 128} {
-		x := randSlice(r, T*m.Cols)
-		y := make([]float32, T*m.Rows)
-		for _, w := range []*Mat{m, q} {
-			b.Run(fmt.Sprintf("T=%d/%v", T, w.Layout), func(b *testing.B) {
-				b.SetBytes(int64(2 * m.Rows * m.Cols))
-				for b.Loop() {
-					Linear(y, x, w, T)
-				}
-			})
+	for _, dt := range []DType{BF16, F16} {
+		m := randMatDT(r, 16384, 2048, dt)
+		q := rows4Of(m)
+		for _, T := range []int{1, 2, 4, 8, 16, 128} {
+			benchRows4(b, r, m, q, T)
 		}
+	}
+}
+
+// benchRows4 runs Linear at T on m (row-major) and q (its Rows4 copy).
+func benchRows4(b *testing.B, r *rand.Rand, m, q *Mat, T int) {
+	x := randSlice(r, T*m.Cols)
+	y := make([]float32, T*m.Rows)
+	for _, w := range []*Mat{m, q} {
+		b.Run(fmt.Sprintf("%v/T=%d/%v", m.DType, T, w.Layout), func(b *testing.B) {
+			b.SetBytes(int64(2 * m.Rows * m.Cols))
+			for b.Loop() {
+				Linear(y, x, w, T)
+			}
+		})
 	}
 }

@@ -29,7 +29,7 @@ type LoadOptions struct {
 	Resident bool
 	// ReadProgress, when set with Resident, is called as the files are read (bytes read of total).
 	ReadProgress func(read, total int64)
-	// RowMajor keeps bf16 matrices in the checkpoint's row-major order. By default Load copies them
+	// RowMajor keeps bf16 and f16 matrices in the checkpoint's row-major order. By default Load copies them
 	// into the ops.Rows4 layout, which the T = 1 kernel streams faster (docs/bench.md): into anonymous
 	// memory, releasing the mapped pages they were read from (or, with Resident, next to the resident
 	// copy, which then holds them twice).
@@ -52,7 +52,7 @@ type Model struct {
 	nodes   map[nodeID]*nodeEntry // every node's name, op and inputs (buildNodes)
 	scratch scratchPool           // layer buffers kept between forward calls
 
-	rows4      []byte // the Rows4 copies of the bf16 matrices (relayout), freed by Close
+	rows4      []byte // the Rows4 copies of the 16-bit matrices (relayout), freed by Close
 	layoutNote string // what relayout did (WeightsLayout)
 
 	idOnce sync.Once // Identity, computed once
@@ -174,7 +174,7 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 // FromSource binds the weights of src to a model of configuration cfg. It is the one place where
 // checkpoint surgery happens: (1+w) norm scales, conv1d [C,1,K] → [C,K], −exp(A_log), fused or
 // per-expert MoE layouts.
-// Its bf16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are;
+// Its bf16/f16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are;
 // Close frees the copy).
 func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) {
 	return fromSource(cfg, src, faults, nil, copyRows4)
@@ -429,7 +429,7 @@ func bindMLP(b *binder, p string, H, I int) (*MLP, error) {
 	return m, nil
 }
 
-// Close releases the memory-mapped weights and the Rows4 copies of the bf16 matrices; the model must not be
+// Close releases the memory-mapped weights and the Rows4 copies of the 16-bit matrices; the model must not be
 // used afterwards.
 func (m *Model) Close() error {
 	if err := mapfile.Close(&m.rows4); err != nil {

@@ -19,7 +19,7 @@ func BenchmarkResidentAB(b *testing.B) {
 	decodeAB(b, [2]runtime.LoadOptions{{RowMajor: true}, {RowMajor: true, Resident: true}}, [2]string{"mapped", "resident"})
 }
 
-// BenchmarkRows4AB compares decode with the bf16 matrices mapped row-major (LoadOptions.RowMajor) and
+// BenchmarkRows4AB compares decode with the bf16/f16 matrices mapped row-major (LoadOptions.RowMajor) and
 // copied into the Rows4 layout (the default), as BenchmarkResidentAB does:
 //
 //	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench Rows4AB -benchtime 1x

@@ -8,7 +8,7 @@ import (
 	"github.com/qnext/qnext/ops"
 )
 
-// Rows4 copies: the bf16 matrices are read at decode (T = 1) about a tenth faster in the ops.Rows4
+// Rows4 copies: the bf16 and f16 matrices are read at decode (T = 1) 1.1–1.2× faster in the ops.Rows4
 // layout than row-major (docs/bench.md), so Load copies them into it, into one block of anonymous
 // memory (transparent huge pages where the kernel allows). Identity still hashes the checkpoint's bytes.
 
@@ -78,7 +78,7 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
 	}
 	block, err := mapfile.Anon(2 * size)
 	if err != nil {
-		return fmt.Errorf("rows4 copy of the bf16 matrices: %w", err)
+		return fmt.Errorf("rows4 copy of the 16-bit matrices: %w", err)
 	}
 	all := unsafe.Slice((*uint16)(unsafe.Pointer(&block[0])), size)
 	repl := make(map[*ops.Mat]*ops.Mat, len(todo))
@@ -100,14 +100,14 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
 		}
 	}
 	m.rows4 = block
-	m.layoutNote = fmt.Sprintf("rows4: %d bf16 matrices (%d MiB) copied", len(todo), 2*size>>20)
+	m.layoutNote = fmt.Sprintf("rows4: %d 16-bit matrices (%d MiB) copied", len(todo), 2*size>>20)
 	return nil
 }
 
 // rows4Headroom is the memory relayout leaves free besides its copy.
 const rows4Headroom = 1 << 30
 
-// WeightsLayout says how the bf16 matrices are held: "rows4: …" when Load copied them into the Rows4
+// WeightsLayout says how the bf16/f16 matrices are held: "rows4: …" when Load copied them into the Rows4
 // layout, "row-major: …" with the reason when it did not although it could have, and "row-major"
 // otherwise (LoadOptions.RowMajor, or no matrix that qualifies).
 func (m *Model) WeightsLayout() string {

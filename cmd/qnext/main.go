@@ -56,7 +56,7 @@ func newRootCmd() *cobra.Command {
 		"read the checkpoint's files into memory (huge pages where the kernel allows) instead of mapping them: slower to load, faster decode")
 	var rowMajor bool
 	root.PersistentFlags().BoolVar(&rowMajor, "row-major", false,
-		"keep bf16 matrices in the checkpoint's row-major order instead of copying them at load into the layout decode reads fastest (docs/run.md)")
+		"keep bf16/f16 matrices in the checkpoint's row-major order instead of copying them at load into the layout decode reads fastest (docs/run.md)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		residentWeights, rowMajorWeights = noMmap, rowMajor
 		return ops.UseBackend(backend)

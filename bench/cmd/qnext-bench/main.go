@@ -110,7 +110,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.IntVar(&f.bwMiB, "bw-mib", 1024, "bandwidth probe buffer (MiB)")
 	fs.IntVar(&f.bwPasses, "bw-passes", 10, "bandwidth probe passes, before and again after the runs (the best counts)")
 	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the models' files into memory (huge pages where the kernel allows) instead of mapping them (runtime.LoadOptions.Resident)")
-	fs.BoolVar(&f.rowMajor, "row-major", false, "keep bf16 matrices row-major instead of the Rows4 copy decode reads fastest (runtime.LoadOptions.RowMajor)")
+	fs.BoolVar(&f.rowMajor, "row-major", false, "keep bf16/f16 matrices row-major instead of the Rows4 copy decode reads fastest (runtime.LoadOptions.RowMajor)")
 	fs.BoolVar(&f.paired, "paired", true, "before each decode run, read the model's weights once (untimed): decode/paired limit")
 	fs.BoolVar(&f.quick, "quick", false, "fewer repetitions (3 timed runs, 4 probe passes)")
 	fs.BoolVar(&f.speed, "speed", true, "measure prefill/decode speed of the bench model")
