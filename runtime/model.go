@@ -224,9 +224,7 @@ func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(do
 	if extra := b.unused(ignoredTensor); len(extra) > 0 {
 		return nil, fmt.Errorf("unexpected tensor %s (%d unexpected in all)", b.display(extra[0]), len(extra))
 	}
-	if err := m.relayout(mode, b.views); err != nil {
-		return nil, err
-	}
+	m.relayout(mode, b.views)
 	m.rope = newRopeTable(cfg)
 	m.buildNodes()
 	return m, nil

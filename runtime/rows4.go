@@ -51,10 +51,11 @@ func (m *Model) matFields() []**ops.Mat {
 // relayout replaces the model's matrices that ops.WantRows4 accepts by Rows4 copies in one anonymous
 // block (m.rows4, freed by Close). views maps the matrices bound as views of the source to their bytes:
 // with copyRows4Mapped those bytes, a file mapping, are released as soon as they are copied, so that
-// the copy does not double the resident memory.
-func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
+// the copy does not double the resident memory. Without room for the copy the matrices stay as bound;
+// WeightsLayout says what happened.
+func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) {
 	if mode == keepLayout {
-		return nil
+		return
 	}
 	fields := m.matFields()
 	var todo []*ops.Mat
@@ -68,30 +69,30 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return
 	}
-	if avail, ok := mapfile.Available(); ok && int64(2*size) > avail-rows4Headroom {
+	if avail, ok := availableMemory(); ok && int64(2*size) > avail-rows4Headroom {
 		// The copy would push the page cache (or the process) out of memory: a checkpoint larger than
 		// what is free runs row-major from its mapping, as it did before the copy existed.
 		m.layoutNote = fmt.Sprintf("row-major: the rows4 copy (%d MiB) does not fit in available memory (%d MiB)", 2*size>>20, avail>>20)
-		return nil
+		return
 	}
 	block, err := mapfile.Anon(2 * size)
-	if err != nil {
-		return fmt.Errorf("rows4 copy of the 16-bit matrices: %w", err)
+	if err != nil { // no room for the copy: run row-major from the source, as before the copy existed
+		m.layoutNote = fmt.Sprintf("row-major: the rows4 copy: %v", err)
+		return
 	}
 	all := unsafe.Slice((*uint16)(unsafe.Pointer(&block[0])), size)
 	repl := make(map[*ops.Mat]*ops.Mat, len(todo))
 	off := 0
+	var releaseErr error
 	for _, w := range todo {
 		n := w.Rows * w.Cols
 		repl[w] = w.ToRows4(all[off : off+n : off+n])
 		off += n
-		if b, ok := views[w]; ok && mode == copyRows4Mapped {
-			if err := mapfile.Release(b); err != nil {
-				_ = mapfile.Close(&block)
-				return fmt.Errorf("rows4 copy: release the mapped source: %w", err)
-			}
+		if b, ok := views[w]; ok && mode == copyRows4Mapped && releaseErr == nil {
+			// only the resident memory is at stake: a failure leaves the source pages mapped
+			releaseErr = mapfile.Release(b)
 		}
 	}
 	for _, f := range fields {
@@ -101,8 +102,13 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) error {
 	}
 	m.rows4 = block
 	m.layoutNote = fmt.Sprintf("rows4: %d 16-bit matrices (%d MiB) copied", len(todo), 2*size>>20)
-	return nil
+	if releaseErr != nil {
+		m.layoutNote += fmt.Sprintf(" (the mapped source pages were not released: %v)", releaseErr)
+	}
 }
+
+// availableMemory is mapfile.Available (a test lowers it).
+var availableMemory = mapfile.Available
 
 // rows4Headroom is the memory relayout leaves free besides its copy.
 const rows4Headroom = 1 << 30
