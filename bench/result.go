@@ -26,8 +26,8 @@ type ModelResult struct {
 	Generated     bool       `json:"generated"` // the checkpoint was written by this run
 	FileBytes     int64      `json:"file_bytes"`
 	LoadS         float64    `json:"load_s"`
-	Resident      bool       `json:"resident,omitempty"`  // loaded with --no-mmap (files read into memory)
-	RowMajor      bool       `json:"row_major,omitempty"` // loaded with --row-major (no Rows4 copy of bf16/f16 matrices)
+	Resident      bool       `json:"resident,omitempty"` // loaded with --no-mmap (files read into memory)
+	Rows4         bool       `json:"rows4,omitempty"`    // bf16/f16 matrices copied into the Rows4 layout at load (--rows4)
 	Prefill       Phase      `json:"prefill"`
 	Decode        Phase      `json:"decode"`
 	PeakRSS       int64      `json:"peak_rss_bytes"` // VmHWM from load to the end of the runs
@@ -302,10 +302,10 @@ func mmapNote(mapped bool) string {
 	return " (no-mmap)"
 }
 
-// rowMajorNote marks bf16/f16 matrices kept row-major (--row-major).
-func rowMajorNote(rowMajor bool) string {
-	if rowMajor {
-		return " (row-major)"
+// rows4Note marks bf16/f16 matrices copied into the Rows4 layout (--rows4).
+func rows4Note(rows4 bool) string {
+	if rows4 {
+		return " (rows4)"
 	}
 	return ""
 }
@@ -341,7 +341,7 @@ func (r *Result) WriteTables(w io.Writer) {
 		for _, m := range r.Models {
 			key := m.Model + "/" + m.DType
 			models[key] = append(models[key], m)
-			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident) + rowMajorNote(m.RowMajor),
+			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident) + rows4Note(m.Rows4),
 				fmt.Sprintf("%.1f", m.Prefill.TokPerS), load(m.Prefill),
 				fmt.Sprintf("%.2f", m.Decode.TokPerS), load(m.Decode),
 				mib(m.PeakRSS), fmt.Sprintf("%.1f MB", float64(m.TokenBytes.WeightBytes)/1e6),

@@ -29,11 +29,13 @@ type LoadOptions struct {
 	Resident bool
 	// ReadProgress, when set with Resident, is called as the files are read (bytes read of total).
 	ReadProgress func(read, total int64)
-	// RowMajor keeps bf16 and f16 matrices in the checkpoint's row-major order. By default Load copies them
-	// into the ops.Rows4 layout, which the T = 1 kernel streams faster (docs/bench.md): into anonymous
-	// memory, releasing the mapped pages they were read from (or, with Resident, next to the resident
-	// copy, which then holds them twice).
-	RowMajor bool
+	// Rows4 copies the bf16 and f16 matrices at load into the ops.Rows4 layout, which decode streams
+	// 1.1–1.2× faster (docs/run.md): into anonymous memory (huge pages where the kernel allows),
+	// releasing the mapped pages they were read from (or, with Resident, next to the resident copy,
+	// which then holds them twice). Load then reads every matrix up front and takes longer (seconds per
+	// GB when the kernel must compact memory for the huge pages): for long generations, not for a dump
+	// of a few steps of a checkpoint larger than the experts a prompt touches.
+	Rows4 bool
 }
 
 // Model is a loaded, immutable Qwen3-Next checkpoint.
@@ -174,17 +176,15 @@ func LoadGGUF(path string, opts LoadOptions) (*Model, error) {
 // FromSource binds the weights of src to a model of configuration cfg. It is the one place where
 // checkpoint surgery happens: (1+w) norm scales, conv1d [C,1,K] → [C,K], −exp(A_log), fused or
 // per-expert MoE layouts.
-// Its bf16/f16 matrices are copied into the Rows4 layout as Load does (src's bytes are left as they are;
-// Close frees the copy).
 func FromSource(cfg *Config, src TensorSource, faults faultSet) (*Model, error) {
-	return fromSource(cfg, src, faults, nil, copyRows4)
+	return fromSource(cfg, src, faults, nil, keepLayout)
 }
 
 // relayout is the Rows4 mode of the options: the mapped pages are released after the copy only when
 // they are a file mapping (not Resident, whose private copy would lose them).
 func (o LoadOptions) relayout() relayoutMode {
 	switch {
-	case o.RowMajor:
+	case !o.Rows4:
 		return keepLayout
 	case o.Resident:
 		return copyRows4

@@ -10,21 +10,21 @@ import (
 )
 
 // BenchmarkResidentAB compares decode with the weights mapped and read into memory (LoadOptions.Resident,
-// qnext --no-mmap), both row-major (LoadOptions.RowMajor), interleaved in one process (this VM's memory
+// qnext --no-mmap), both row-major, interleaved in one process (this VM's memory
 // bandwidth drifts by ±15 % between runs); see decodeAB. The model is $QNEXT_BENCH_MODEL, e.g. a bench
 // model that scripts/bench caches:
 //
 //	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench ResidentAB -benchtime 1x
 func BenchmarkResidentAB(b *testing.B) {
-	decodeAB(b, [2]runtime.LoadOptions{{RowMajor: true}, {RowMajor: true, Resident: true}}, [2]string{"mapped", "resident"})
+	decodeAB(b, [2]runtime.LoadOptions{{}, {Resident: true}}, [2]string{"mapped", "resident"})
 }
 
-// BenchmarkRows4AB compares decode with the bf16/f16 matrices mapped row-major (LoadOptions.RowMajor) and
-// copied into the Rows4 layout (the default), as BenchmarkResidentAB does:
+// BenchmarkRows4AB compares decode with the bf16/f16 matrices mapped row-major (the default) and copied
+// into the Rows4 layout (LoadOptions.Rows4, qnext --rows4), as BenchmarkResidentAB does:
 //
 //	QNEXT_BENCH_MODEL=$HOME/.cache/qnext/bench/BF16 go test ./runtime -run X -bench Rows4AB -benchtime 1x
 func BenchmarkRows4AB(b *testing.B) {
-	decodeAB(b, [2]runtime.LoadOptions{{RowMajor: true}, {}}, [2]string{"rowmajor", "rows4"})
+	decodeAB(b, [2]runtime.LoadOptions{{}, {Rows4: true}}, [2]string{"rowmajor", "rows4"})
 }
 
 // decodeAB loads $QNEXT_BENCH_MODEL with both options and runs 15 rounds of 32 one-token forward calls

@@ -9,8 +9,9 @@ import (
 )
 
 // Rows4 copies: the bf16 and f16 matrices are read at decode (T = 1) 1.1–1.2× faster in the ops.Rows4
-// layout than row-major (docs/bench.md), so Load copies them into it, into one block of anonymous
-// memory (transparent huge pages where the kernel allows). Identity still hashes the checkpoint's bytes.
+// layout than row-major (docs/bench.md), so Load with LoadOptions.Rows4 copies them into it, into one
+// block of anonymous memory (transparent huge pages where the kernel allows). Identity still hashes the
+// checkpoint's bytes.
 
 // relayoutMode says what fromSource does with the matrices ops.WantRows4 accepts.
 type relayoutMode uint8
@@ -114,8 +115,8 @@ var availableMemory = mapfile.Available
 const rows4Headroom = 1 << 30
 
 // WeightsLayout says how the bf16/f16 matrices are held: "rows4: …" when Load copied them into the Rows4
-// layout, "row-major: …" with the reason when it did not although it could have, and "row-major"
-// otherwise (LoadOptions.RowMajor, or no matrix that qualifies).
+// layout, "row-major: …" with the reason when it was asked to and did not, and "row-major" otherwise
+// (without LoadOptions.Rows4, or no matrix that qualifies).
 func (m *Model) WeightsLayout() string {
 	if m.layoutNote == "" {
 		return "row-major"

@@ -13,7 +13,7 @@ import (
 )
 
 // TestLoadRows4: a bf16 checkpoint loads with its matrices in the Rows4 layout (mapped or resident),
-// or row-major with RowMajor; the three give the same logits over a prefill and decode calls (to the
+// with LoadOptions.Rows4, or row-major without; the three give the same logits over a prefill and decode calls (to the
 // rounding of a different summation order), the same identity (the checkpoint's bytes), and close.
 func TestLoadRows4(t *testing.T) {
 	c := synth.Tiny()
@@ -22,12 +22,12 @@ func TestLoadRows4(t *testing.T) {
 	ids := randomIDs(40, c.VocabSize, 8)
 	var runs [][]float32
 	var ids0 runtime.Identity
-	for i, o := range []runtime.LoadOptions{{RowMajor: true}, {}, {Resident: true}} {
+	for i, o := range []runtime.LoadOptions{{}, {Rows4: true}, {Rows4: true, Resident: true}} {
 		m, err := runtime.Load(dir, o)
 		require.NoError(t, err)
 		w := m.Layers[0].Lin.InProjQKVZ
 		want := ops.RowMajor
-		if !o.RowMajor && ops.WantRows4(&ops.Mat{Rows: w.Rows, Cols: w.Cols, DType: ops.BF16}) {
+		if o.Rows4 && ops.WantRows4(&ops.Mat{Rows: w.Rows, Cols: w.Cols, DType: ops.BF16}) {
 			want = ops.Rows4
 		}
 		require.Equal(t, want, w.Layout, "%+v", o)

@@ -28,7 +28,7 @@ func TestRelayoutNeedsRoom(t *testing.T) {
 		{rows4Headroom + 64<<20, ops.Rows4, "rows4: "},
 	} {
 		availableMemory = func() (int64, bool) { return tc.avail, true }
-		m, err := Load(dir, LoadOptions{})
+		m, err := Load(dir, LoadOptions{Rows4: true})
 		require.NoError(t, err)
 		w := m.Layers[0].Lin.InProjQKVZ
 		if !ops.WantRows4(&ops.Mat{Rows: w.Rows, Cols: w.Cols, DType: ops.BF16}) {

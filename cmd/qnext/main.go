@@ -54,11 +54,11 @@ func newRootCmd() *cobra.Command {
 		"where matrix products run: "+strings.Join(ops.Backends(), ", ")+" (cuda needs a -tags cuda build)")
 	root.PersistentFlags().BoolVar(&noMmap, "no-mmap", false,
 		"read the checkpoint's files into memory (huge pages where the kernel allows) instead of mapping them: slower to load, faster decode")
-	var rowMajor bool
-	root.PersistentFlags().BoolVar(&rowMajor, "row-major", false,
-		"keep bf16/f16 matrices in the checkpoint's row-major order instead of copying them at load into the layout decode reads fastest (docs/run.md)")
+	var rows4 bool
+	root.PersistentFlags().BoolVar(&rows4, "rows4", false,
+		"copy bf16/f16 matrices at load into the layout decode reads fastest (huge pages): slower to load, ~1.1–1.2× faster decode (docs/run.md)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		residentWeights, rowMajorWeights = noMmap, rowMajor
+		residentWeights, rows4Weights = noMmap, rows4
 		return ops.UseBackend(backend)
 	}
 	for _, f := range commands {
@@ -67,13 +67,13 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// residentWeights and rowMajorWeights are --no-mmap and --row-major of the running command (set before
-// it runs).
-var residentWeights, rowMajorWeights bool
+// residentWeights and rows4Weights are --no-mmap and --rows4 of the running command (set before it
+// runs).
+var residentWeights, rows4Weights bool
 
-// loadModel loads a checkpoint as the global flags say (--no-mmap, --row-major).
+// loadModel loads a checkpoint as the global flags say (--no-mmap, --rows4).
 func loadModel(dir string, o runtime.LoadOptions) (*runtime.Model, error) {
-	o.Resident, o.RowMajor = residentWeights, rowMajorWeights
+	o.Resident, o.Rows4 = residentWeights, rows4Weights
 	return runtime.Load(dir, o)
 }
 

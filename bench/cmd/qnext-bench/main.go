@@ -91,7 +91,7 @@ type runFlags struct {
 	prefill, decode, threads              int
 	reps, warmup, bwMiB, bwPasses         int
 	quick, speed, instrument, paired      bool
-	noMmap, rowMajor                      bool
+	noMmap, rows4                         bool
 	cache, tiny, tmp, jsonOut, cpuProfile string
 	logitsDir, source, layouts            string
 	qnextBin                              string
@@ -110,7 +110,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.IntVar(&f.bwMiB, "bw-mib", 1024, "bandwidth probe buffer (MiB)")
 	fs.IntVar(&f.bwPasses, "bw-passes", 10, "bandwidth probe passes, before and again after the runs (the best counts)")
 	fs.BoolVar(&f.noMmap, "no-mmap", false, "read the models' files into memory (huge pages where the kernel allows) instead of mapping them (runtime.LoadOptions.Resident)")
-	fs.BoolVar(&f.rowMajor, "row-major", false, "keep bf16/f16 matrices row-major instead of the Rows4 copy decode reads fastest (runtime.LoadOptions.RowMajor)")
+	fs.BoolVar(&f.rows4, "rows4", true, "copy bf16/f16 matrices at load into the layout decode reads fastest (runtime.LoadOptions.Rows4, qnext --rows4); false: mapped row-major, qnext's default")
 	fs.BoolVar(&f.paired, "paired", true, "before each decode run, read the model's weights once (untimed): decode/paired limit")
 	fs.BoolVar(&f.quick, "quick", false, "fewer repetitions (3 timed runs, 4 probe passes)")
 	fs.BoolVar(&f.speed, "speed", true, "measure prefill/decode speed of the bench model")
@@ -247,7 +247,7 @@ func speed(f runFlags, dtype string, reps bench.Reps) (bench.ModelResult, error)
 		logf("cannot reset the peak RSS (%v): it covers the whole process", err)
 	}
 	start := time.Now()
-	m, err := runtime.Load(dir, runtime.LoadOptions{Resident: f.noMmap, RowMajor: f.rowMajor})
+	m, err := runtime.Load(dir, runtime.LoadOptions{Resident: f.noMmap, Rows4: f.rows4})
 	if err != nil {
 		return r, err
 	}
@@ -255,7 +255,7 @@ func speed(f runFlags, dtype string, reps bench.Reps) (bench.ModelResult, error)
 		m.Close()
 		debug.FreeOSMemory()
 	}()
-	r.LoadS, r.Resident, r.RowMajor = time.Since(start).Seconds(), f.noMmap, f.rowMajor
+	r.LoadS, r.Resident, r.Rows4 = time.Since(start).Seconds(), f.noMmap, f.rows4 && dtype != "F32"
 	V := m.Cfg.VocabSize
 	logf("bench %s: prefill-%d × %d (+%d warm-up)", dtype, f.prefill, reps.Min, reps.Warmup)
 	if r.Prefill, err = bench.Prefill(m, bench.TokenIDs(f.prefill, V), reps, nil); err != nil {
@@ -316,7 +316,7 @@ func instrument(ctx context.Context, f runFlags, name, dtype string) (bench.Inst
 	default:
 		return bench.Instrumentation{}, fmt.Errorf("unknown instrumentation model %q (tiny or bench)", name)
 	}
-	m, err := runtime.Load(dir, runtime.LoadOptions{Resident: f.noMmap, RowMajor: f.rowMajor})
+	m, err := runtime.Load(dir, runtime.LoadOptions{Resident: f.noMmap, Rows4: f.rows4})
 	if err != nil {
 		return bench.Instrumentation{}, err
 	}
