@@ -360,3 +360,20 @@ func shardCount(t *testing.T, dir string) string {
 	require.GreaterOrEqual(t, len(files), 2)
 	return strings.TrimSuffix(filepath.Base(files[0])[len("model-00001-of-"):], ".safetensors")
 }
+
+// TestRunRows4SameTokens: --rows4 (bf16 matrices copied into the decode layout) generates the same
+// greedy tokens from the bf16 GGUF fixture as the mapped row-major default.
+func TestRunRows4SameTokens(t *testing.T) {
+	ids := refIDs(t, "tiny")
+	model := filepath.Join(fixturesDir, "tiny", "gguf", "tiny-bf16-legacy.gguf")
+	var got []string
+	for _, extra := range [][]string{nil, {"--rows4"}} {
+		args := append([]string{"--model", model, "--ids", joinIDs(ids[:80]), "--max-tokens", "6"}, extra...)
+		stdout, stderr, code := execRun(t, "", args...)
+		require.Equal(t, 0, code, stderr)
+		got = append(got, runGenerated(t, stdout))
+		assert.Equal(t, extra != nil, rows4Weights, "--rows4 reached the loader")
+	}
+	assert.Equal(t, got[0], got[1])
+	assert.Len(t, strings.Split(got[0], ","), 6)
+}
