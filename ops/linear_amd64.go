@@ -11,6 +11,7 @@ import (
 )
 
 //go:generate go run linear_asmgen.go
+//go:generate go run gemv_asmgen.go
 
 // useAsm selects the assembly kernels of Linear (AVX2 + FMA, and F16C for f16 weights); tests clear it
 // to compare against linearGeneric.

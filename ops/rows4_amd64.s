@@ -15,7 +15,8 @@ GLOBL rows4mask<>(SB), RODATA, $4
 // columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of
 // columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over
 // the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the
-// four rows. The lines 1024 bytes ahead are prefetched (into L2). A block: columns 0–7 in the even words (widened by VPSLLD $16), 8–15 in the odd ones (VPAND 0xffff0000).
+// four rows. The lines 1024 bytes ahead are prefetched (into L2).
+// A block: columns 0–7 in the even words (widened by VPSLLD $16), 8–15 in the odd ones (VPAND 0xffff0000).
 TEXT ·gemvBF16R4(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), BX
@@ -304,7 +305,8 @@ toRows4BF16_block:
 // columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of
 // columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over
 // the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the
-// four rows. The lines 1024 bytes ahead are prefetched (into L2). A block: columns 0–15 in order (two VCVTPH2PS).
+// four rows. The lines 1024 bytes ahead are prefetched (into L2).
+// A block: columns 0–15 in order (two VCVTPH2PS).
 TEXT ·gemvF16R4(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), BX

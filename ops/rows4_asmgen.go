@@ -69,7 +69,8 @@ func gemv(dt dtype) {
 		"columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of",
 		"columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over",
 		"the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the",
-		"four rows. The lines 1024 bytes ahead are prefetched (into L2). A block: "+dt.blockDoc+".")
+		"four rows. The lines 1024 bytes ahead are prefetched (into L2).",
+		"A block: "+dt.blockDoc+".")
 	p("MOVQ x+0(FP), SI")
 	p("MOVQ w+8(FP), BX")
 	p("MOVQ k+16(FP), CX")
