@@ -294,20 +294,13 @@ func table(w io.Writer, header []string, rows [][]string) {
 	fmt.Fprintln(w)
 }
 
-// mmapNote marks weights read into memory (--no-mmap) rather than mapped.
-func mmapNote(mapped bool) string {
-	if mapped {
+// note returns " (what)" when on, else "": the weights column's marks, "(no-mmap)" for weights read
+// into memory and "(rows4)" for bf16/f16 matrices copied into the Rows4 layout.
+func note(on bool, what string) string {
+	if !on {
 		return ""
 	}
-	return " (no-mmap)"
-}
-
-// rows4Note marks bf16/f16 matrices copied into the Rows4 layout (--rows4).
-func rows4Note(rows4 bool) string {
-	if rows4 {
-		return " (rows4)"
-	}
-	return ""
+	return " (" + what + ")"
 }
 
 // paired formats DecodeVsPaired with the median rate of the paired passes ("" without them).
@@ -341,7 +334,7 @@ func (r *Result) WriteTables(w io.Writer) {
 		for _, m := range r.Models {
 			key := m.Model + "/" + m.DType
 			models[key] = append(models[key], m)
-			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + mmapNote(!m.Resident) + rows4Note(m.Rows4),
+			rows = append(rows, []string{"qnext", fmt.Sprint(len(models[key])), m.Model, m.DType + note(m.Resident, "no-mmap") + note(m.Rows4, "rows4"),
 				fmt.Sprintf("%.1f", m.Prefill.TokPerS), load(m.Prefill),
 				fmt.Sprintf("%.2f", m.Decode.TokPerS), load(m.Decode),
 				mib(m.PeakRSS), fmt.Sprintf("%.1f MB", float64(m.TokenBytes.WeightBytes)/1e6),
@@ -360,7 +353,7 @@ func (r *Result) WriteTables(w io.Writer) {
 			if _, known := l.Settings["use_mmap"]; !known {
 				mapped = true // written before the setting was recorded: llama.cpp's default
 			}
-			rows = append(rows, []string{"llama.cpp", fmt.Sprint(k + 1), l.Model, l.DType + mmapNote(mapped),
+			rows = append(rows, []string{"llama.cpp", fmt.Sprint(k + 1), l.Model, l.DType + note(!mapped, "no-mmap"),
 				fmt.Sprintf("%.1f", l.Prefill.TokPerS), load(l.Prefill),
 				fmt.Sprintf("%.2f", l.Decode.TokPerS), load(l.Decode),
 				mib(l.PeakRSS), "", lim, vs, ""})

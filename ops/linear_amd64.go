@@ -183,9 +183,9 @@ func (w *weights) nextPanel(r, hi int) int {
 //
 // T ≥ packMinT (prefill): linearPacked, on blocks of at most maxTBlock tokens.
 //
-// A Rows4 matrix (bf16, see ToRows4) takes the same two paths by T: streamRows4 (gemvBF16R4 at T = 1, a
-// group of four rows at a time, lin4R4BF16 tiles of ≤ 3 tokens × one group otherwise), and linearPacked
-// with its panels widened from the groups by packR4BF16.
+// A Rows4 matrix (bf16/f16, see ToRows4) takes the same two paths by T: streamRows4 (gemv<D>R4 at T = 1,
+// a group of four rows at a time, lin4R4<D> tiles of ≤ 3 tokens × one group otherwise), and linearPacked
+// with its panels widened from the groups by packR4<D>.
 func linearAsm(y, x []float32, m *Mat, T int) {
 	R, K := m.Rows, m.Cols
 	w := newWeights(m)

@@ -29,7 +29,7 @@ func (d DType) String() string {
 }
 
 // Mat is a [Rows, Cols] weight matrix. F32 is set for DType F32, U16 holds the raw bits of BF16/F16
-// values, row-major unless Layout says otherwise (Rows4, bf16 only: see ToRows4). The slices may alias a
+// values, row-major unless Layout says otherwise (Rows4, bf16/f16 only: see ToRows4). The slices may alias a
 // memory-mapped file and must not be written.
 type Mat struct {
 	Rows, Cols int

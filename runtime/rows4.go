@@ -59,14 +59,16 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) {
 		return
 	}
 	fields := m.matFields()
-	var todo []*ops.Mat
-	seen := map[*ops.Mat]bool{}
+	var todo []*ops.Mat             // each matrix once (the tied embedding and head are one)
+	repl := map[*ops.Mat]*ops.Mat{} // matrix → its copy (nil until made)
 	size := 0
 	for _, f := range fields {
-		if w := *f; w != nil && !seen[w] && ops.WantRows4(w) {
-			seen[w] = true
-			todo = append(todo, w)
-			size += w.Rows * w.Cols
+		if w := *f; w != nil && ops.WantRows4(w) {
+			if _, dup := repl[w]; !dup {
+				repl[w] = nil
+				todo = append(todo, w)
+				size += w.Rows * w.Cols
+			}
 		}
 	}
 	if len(todo) == 0 {
@@ -84,7 +86,6 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) {
 		return
 	}
 	all := unsafe.Slice((*uint16)(unsafe.Pointer(&block[0])), size)
-	repl := make(map[*ops.Mat]*ops.Mat, len(todo))
 	off := 0
 	var releaseErr error
 	for _, w := range todo {

@@ -127,7 +127,7 @@ func Release(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	const page = 4096
+	page := uintptr(os.Getpagesize())
 	start := uintptr(unsafe.Pointer(&b[0]))
 	lo := (start + page - 1) &^ (page - 1)
 	hi := (start + uintptr(len(b))) &^ (page - 1)

@@ -255,7 +255,8 @@ func speed(f runFlags, dtype string, reps bench.Reps) (bench.ModelResult, error)
 		m.Close()
 		debug.FreeOSMemory()
 	}()
-	r.LoadS, r.Resident, r.Rows4 = time.Since(start).Seconds(), f.noMmap, f.rows4 && dtype != "F32"
+	r.LoadS, r.Resident = time.Since(start).Seconds(), f.noMmap
+	r.Rows4 = strings.HasPrefix(m.WeightsLayout(), "rows4:") // what Load did (f32, or no room: row-major)
 	V := m.Cfg.VocabSize
 	logf("bench %s: prefill-%d × %d (+%d warm-up)", dtype, f.prefill, reps.Min, reps.Warmup)
 	if r.Prefill, err = bench.Prefill(m, bench.TokenIDs(f.prefill, V), reps, nil); err != nil {
