@@ -194,6 +194,9 @@ func (o LoadOptions) relayout() relayoutMode {
 
 func fromSource(cfg *Config, src TensorSource, faults faultSet, progress func(done, total int), mode relayoutMode) (*Model, error) {
 	b := newBinder(src)
+	if mode == copyRows4Mapped {
+		b.views = map[*ops.Mat][]byte{} // the mapped pages to release once copied
+	}
 	H, V := cfg.HiddenSize, cfg.VocabSize
 	m := &Model{Cfg: cfg, faults: faults, src: src}
 	var err error

@@ -92,7 +92,7 @@ func (m *Model) relayout(mode relayoutMode, views map[*ops.Mat][]byte) {
 		n := w.Rows * w.Cols
 		repl[w] = w.ToRows4(all[off : off+n : off+n])
 		off += n
-		if b, ok := views[w]; ok && mode == copyRows4Mapped && releaseErr == nil {
+		if b, ok := views[w]; ok && releaseErr == nil { // views is set only for copyRows4Mapped
 			// only the resident memory is at stake: a failure leaves the source pages mapped
 			releaseErr = mapfile.Release(b)
 		}

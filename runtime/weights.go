@@ -45,11 +45,11 @@ func (s safetensorsSource) Close() error { return s.c.Close() }
 type binder struct {
 	src   TensorSource
 	used  map[string]bool
-	views map[*ops.Mat][]byte // 16-bit matrices bound as views of the source's bytes
+	views map[*ops.Mat][]byte // 16-bit matrices bound as views of the source's bytes (when set: a Rows4 copy will release them)
 }
 
 func newBinder(src TensorSource) *binder {
-	return &binder{src: src, used: map[string]bool{}, views: map[*ops.Mat][]byte{}}
+	return &binder{src: src, used: map[string]bool{}}
 }
 
 // raw returns the tensor name with the wanted shape.
@@ -105,7 +105,7 @@ func (b *binder) mat(name string, rows, cols int) (*ops.Mat, error) {
 		return nil, err
 	}
 	m := matOf(t.DType, rows, cols, t.Data)
-	if len(m.U16) > 0 && unsafe.Pointer(&m.U16[0]) == unsafe.Pointer(&t.Data[0]) {
+	if b.views != nil && len(m.U16) > 0 && unsafe.Pointer(&m.U16[0]) == unsafe.Pointer(&t.Data[0]) {
 		b.views[m] = t.Data
 	}
 	return m, nil
