@@ -24,6 +24,26 @@ func CausalConv1D(y, x, state, w []float32, T, C, K int) {
 	causalConvTimeMajor(y, x, state, w, T, C, K)
 }
 
+// ConvStepSiLU is one decode step of the convolution and its activation: CausalConv1D with T = 1 into
+// y [C], then act [C] = SiLUs(y), the channels split among the workers in blocks of 8 (the values of the
+// two calls one after the other; the vector SiLU's blocks stay aligned). One fork instead of ~33 µs of
+// serial work per Gated DeltaNet layer of a decode step (8192 channels).
+func ConvStepSiLU(y, act, x, state, w []float32, C, K int) {
+	if len(x) != C || len(y) != C || len(act) != C || len(state) != C*K || len(w) != C*K {
+		panic(fmt.Sprintf("ops: ConvStepSiLU: x %d, y %d, act %d, state %d, w %d for C=%d K=%d", len(x), len(y), len(act), len(state), len(w), C, K))
+	}
+	blocks := (C + 7) / 8
+	parallelForWork(blocks, C*(K+16), func(lo, hi int) { // a SiLU costs about 16 multiply-adds
+		a, b := lo*8, min(hi*8, C)
+		if K == 4 {
+			conv4Step(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a)
+		} else {
+			convStep(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a, K)
+		}
+		SiLUs(act[a:b], y[a:b])
+	})
+}
+
 // causalConvTimeMajor is CausalConv1D row by row, vectorisable over channels.
 func causalConvTimeMajor(y, x, state, w []float32, T, C, K int) {
 	pre := make([]float32, K*C) // the state as rows: pre[(τ+K)·C + c] = u[τ, c] for τ = −K..−1

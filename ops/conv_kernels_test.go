@@ -45,6 +45,31 @@ func TestConv4StepMatchesConvStep(t *testing.T) {
 	}
 }
 
+// ConvStepSiLU gives the values of CausalConv1D (T = 1) then SiLUs bit for bit, outputs and state, for
+// kernels of 4 and 3, channel counts that are and are not multiples of 8, on one to three workers.
+func TestConvStepSiLUMatchesTwoCalls(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, K := range []int{4, 3} {
+		for _, C := range []int{5, 37, 8192, 8197} {
+			for _, threads := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("K%d/C%d/w%d", K, C, threads), func(t *testing.T) {
+					defer SetThreads(Threads())
+					SetThreads(threads)
+					x, w, st := randSlice(r, C), randSlice(r, C*K), randSlice(r, C*K)
+					y1, a1, s1 := make([]float32, C), make([]float32, C), slices.Clone(st)
+					CausalConv1D(y1, x, s1, w, 1, C, K)
+					SiLUs(a1, y1)
+					y2, a2, s2 := make([]float32, C), make([]float32, C), slices.Clone(st)
+					ConvStepSiLU(y2, a2, x, s2, w, C, K)
+					if !slices.Equal(y1, y2) || !slices.Equal(a1, a2) || !slices.Equal(s1, s2) {
+						t.Fatal("ConvStepSiLU differs from CausalConv1D + SiLUs")
+					}
+				})
+			}
+		}
+	}
+}
+
 // BenchmarkConvStep: one decode step of the bench model's conv (8192 channels, kernel 4).
 func BenchmarkConvStep(b *testing.B) {
 	r := rand.New(rand.NewPCG(8, 8))

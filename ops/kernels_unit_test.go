@@ -76,6 +76,29 @@ func TestGatedRMSNormHand(t *testing.T) {
 	}
 }
 
+// GatedRMSNorm split among workers (a decode step's 32 heads of 128, 33 rows to leave a remainder)
+// gives the one-worker values bit for bit, and each row is that row normalised alone.
+func TestGatedRMSNormWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	const rows, n = 33, 128
+	x, z, w := randNormal(r, rows*n), randNormal(r, rows*n), randNormal(r, n)
+	defer ops.SetThreads(ops.Threads())
+	ops.SetThreads(1)
+	want := make([]float32, rows*n)
+	ops.GatedRMSNorm(want, x, z, w, 1e-6)
+	for row := 0; row < rows; row++ {
+		one := make([]float32, n)
+		ops.GatedRMSNorm(one, x[row*n:(row+1)*n], z[row*n:(row+1)*n], w, 1e-6)
+		require.Equal(t, want[row*n:(row+1)*n], one, "row %d", row)
+	}
+	for _, threads := range []int{2, 3} {
+		ops.SetThreads(threads)
+		got := make([]float32, rows*n)
+		ops.GatedRMSNorm(got, x, z, w, 1e-6)
+		require.Equal(t, want, got, "%d workers", threads)
+	}
+}
+
 func TestL2NormHand(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

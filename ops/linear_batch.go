@@ -67,54 +67,43 @@ type xKey struct {
 // LinearBatch computes every job as Linear would in a single parallel region: the rows of all jobs are
 // cut into items that the workers take on demand, so that many small products (the routed experts of an
 // MoE layer) pay one fork/join instead of one each and keep every worker busy to the end. The values are
-// Linear's bit for bit. With an
-// accelerator backend active (UseBackend) the jobs are plain Linear calls, one after the other.
-func LinearBatch(jobs []LinearJob) {
-	var items []batchItem
+// Linear's bit for bit. With an accelerator backend active (UseBackend) the jobs are plain Linear calls,
+// one after the other.
+func LinearBatch(jobs []LinearJob) { Batch(jobs, nil) }
+
+// SwiGLUBatch computes every job (see GLUJob) in a single parallel region, item by item over rows of the
+// intermediate dimension: the gate and up rows of an item are computed together and combined at once.
+// The values are those of Linear and SwiGLU (as LinearBatch's, bit for bit).
+func SwiGLUBatch(jobs []GLUJob) { Batch(nil, jobs) }
+
+// Batch computes the products lin (as LinearBatch) and the gated units glu (as SwiGLUBatch) in one
+// parallel region: products that read the same input, or none of each other's outputs, share one
+// fork/join (a decode step opens a region per group of them instead of one per matrix).
+func Batch(lin []LinearJob, glu []GLUJob) {
+	var items []batchItem // job < len(lin): lin[job]; else glu[job−len(lin)]
 	work := 0
-	for j, jb := range jobs {
+	for j, jb := range lin {
 		if len(jb.X) != jb.T*jb.W.Cols || len(jb.Y) != jb.T*jb.W.Rows {
 			panic(fmt.Sprintf("ops: LinearBatch: job %d: x %d, y %d for T=%d, W [%d, %d]", j, len(jb.X), len(jb.Y), jb.T, jb.W.Rows, jb.W.Cols))
 		}
 		items = appendItems(items, j, jb.T, jb.W.Rows)
 		work += jb.T * jb.W.Rows * jb.W.Cols
 	}
-	items = splitTail(items, 2*threads)
-	if backend != nil { // an accelerator takes every product (see Backend)
-		for _, jb := range jobs {
-			Linear(jb.Y, jb.X, jb.W, jb.T)
-		}
-		return
-	}
-	parallelItems(len(items), work, func(next func() int) {
-		sc := getScratch()
-		defer putScratch(sc)
-		for i := next(); i >= 0; i = next() {
-			it := items[i]
-			jb := &jobs[it.job]
-			linearRows(jb.Y, jb.X, jb.W, jb.T, it.lo, it.hi, sc)
-		}
-	})
-}
-
-// SwiGLUBatch computes every job (see GLUJob) in a single parallel region, item by item over rows of the
-// intermediate dimension: the gate and up rows of an item are computed together and combined at once.
-// The values are those of Linear and SwiGLU (as LinearBatch's, bit for bit).
-func SwiGLUBatch(jobs []GLUJob) {
-	var items []batchItem
-	work := 0
-	for j, jb := range jobs {
+	for j, jb := range glu {
 		I, H := jb.Gate.Rows, jb.Gate.Cols
 		if jb.Up.Rows != I || jb.Up.Cols != H || len(jb.X) != jb.T*H || len(jb.Y) != jb.T*I {
 			panic(fmt.Sprintf("ops: SwiGLUBatch: job %d: x %d, y %d for T=%d, gate [%d, %d], up [%d, %d]",
 				j, len(jb.X), len(jb.Y), jb.T, I, H, jb.Up.Rows, jb.Up.Cols))
 		}
-		items = appendItems(items, j, jb.T, I)
+		items = appendItems(items, len(lin)+j, jb.T, I)
 		work += 2 * jb.T * I * H
 	}
 	items = splitTail(items, 2*threads)
 	if backend != nil { // an accelerator takes every product (see Backend)
-		for _, jb := range jobs {
+		for _, jb := range lin {
+			Linear(jb.Y, jb.X, jb.W, jb.T)
+		}
+		for _, jb := range glu {
 			u := make([]float32, len(jb.Y))
 			Linear(jb.Y, jb.X, jb.Gate, jb.T)
 			Linear(u, jb.X, jb.Up, jb.T)
@@ -127,7 +116,12 @@ func SwiGLUBatch(jobs []GLUJob) {
 		defer putScratch(sc)
 		for i := next(); i >= 0; i = next() {
 			it := items[i]
-			jb := &jobs[it.job]
+			if it.job < len(lin) {
+				jb := &lin[it.job]
+				linearRows(jb.Y, jb.X, jb.W, jb.T, it.lo, it.hi, sc)
+				continue
+			}
+			jb := &glu[it.job-len(lin)]
 			T, I := jb.T, jb.Gate.Rows
 			sc.g, sc.u = grow(sc.g, T*I), grow(sc.u, T*I)
 			linearRows(sc.g, jb.X, jb.Gate, T, it.lo, it.hi, sc)

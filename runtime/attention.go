@@ -11,15 +11,16 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 	a, i, c, T := l.Attn, l.Index, p.m.Cfg, p.T
 	nq, nkv, D, H := c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.HiddenSize
 	eps := float32(c.RMSNormEps)
-	qg := p.linear(h, a.QProj, a.QBias, T) // [T, nq·2D]
+	ys := p.linears(h, T, proj{a.QProj, a.QBias}, proj{a.KProj, a.KBias}, proj{a.VProj, a.VBias})
+	qg := ys[0] // [T, nq·2D]
 	if err := p.emit(i, "self_attn.q_proj", []int{T, nq * 2 * D}, qg); err != nil {
 		return nil, err
 	}
-	kp := p.linear(h, a.KProj, a.KBias, T) // [T, nkv·D]
+	kp := ys[1] // [T, nkv·D]
 	if err := p.emit(i, "self_attn.k_proj", []int{T, nkv * D}, kp); err != nil {
 		return nil, err
 	}
-	vp := p.linear(h, a.VProj, a.VBias, T) // [T, nkv·D]
+	vp := ys[2] // [T, nkv·D]
 	if err := p.emit(i, "self_attn.v_proj", []int{T, nkv * D}, vp); err != nil {
 		return nil, err
 	}
@@ -141,13 +142,46 @@ func (p *pass) appendKV(i int, kr, vp []float32, nkv, D int) error {
 		for j, hd := range c.heads {
 			copy(hd, flat[j*P*D:(j+1)*P*D])
 		}
+		ls.tP = 0 // a replaced key cache: transpose it anew
 	}
 	return nil
 }
 
+// transposedKeys brings ls.keysT up to the P keys of the cache (growing it to twice the columns
+// when full) and returns it with its row stride: per KV head [D, stride], column s = key s.
+func transposedKeys(ls *layerState, P, D int) ([][]float32, int) {
+	if P > ls.tcap {
+		ncap := max(2*ls.tcap, P, 64)
+		for j := range ls.keys {
+			nt := make([]float32, D*ncap)
+			if ls.tP > 0 {
+				for d := 0; d < D; d++ {
+					copy(nt[d*ncap:d*ncap+ls.tP], ls.keysT[j][d*ls.tcap:d*ls.tcap+ls.tP])
+				}
+			}
+			if j < len(ls.keysT) {
+				ls.keysT[j] = nt
+			} else {
+				ls.keysT = append(ls.keysT, nt)
+			}
+		}
+		ls.tcap = ncap
+	}
+	for j, keys := range ls.keys {
+		kt := ls.keysT[j]
+		for s := ls.tP; s < P; s++ {
+			for d, x := range keys[s*D : (s+1)*D] {
+				kt[d*ls.tcap+s] = x
+			}
+		}
+	}
+	ls.tP = P
+	return ls.keysT, ls.tcap
+}
+
 // attend computes causal softmax(q·kᵀ/sqrt(D))·v over the cache for q [T, nq, D]; query head h reads
 // KV head h / (nq/nkv). Returns attn_out [T, nq·D]. Both products run on ops.GemmTri over blocks of up
-// to attnRows queries of one head (the keys are transposed once per call), skipping the masked part.
+// to attnRows queries of one head (over the keys kept transposed in the state), skipping the masked part.
 // The probabilities [nq, T, P] are materialised only when the observer wants them (and a replacement is
 // honoured: the whole replaced row is mixed).
 func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
@@ -163,15 +197,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 		}
 		return h / group
 	}
-	kT := p.alloc(nkv * D * P) // per KV head [D, P]
-	for j, keys := range ls.keys {
-		kt := kT[j*D*P : (j+1)*D*P]
-		for s := 0; s < P; s++ {
-			for d, x := range keys[s*D : (s+1)*D] {
-				kt[d*P+s] = x
-			}
-		}
-	}
+	kT, ldk := transposedKeys(ls, P, D) // per KV head [D, ldk]
 	tri := ops.TriLowerC
 	if noMask {
 		tri = ops.TriNone
@@ -179,7 +205,7 @@ func (p *pass) attend(i int, q []float32, nq, nkv, D int) ([]float32, error) {
 	// probs fills rows [nt, P] with the probabilities of queries t0..t0+nt of head h.
 	probs := func(rows []float32, h, t0, nt int) {
 		kv := kvHead(h)
-		ops.GemmTri(tri, past+t0, nt, P, D, q[(t0*nq+h)*D:], nq*D, kT[kv*D*P:(kv+1)*D*P], P, 0, rows, P)
+		ops.GemmTri(tri, past+t0, nt, P, D, q[(t0*nq+h)*D:], nq*D, kT[kv], ldk, 0, rows, P)
 		for r := 0; r < nt; r++ {
 			row := rows[r*P : (r+1)*P]
 			n := past + t0 + r + 1

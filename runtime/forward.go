@@ -266,6 +266,34 @@ func (p *pass) linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 
 	return y
 }
 
+// proj is one product of linears: W and its bias (nil for none).
+type proj struct {
+	w    *ops.Mat
+	bias []float32
+}
+
+// linears computes y_j [T, rows_j] = x [T, cols] · W_jᵀ (+ bias_j) for every proj in one parallel region
+// (ops.LinearBatch: the values of a p.linear call per matrix), into the current layer's arena. Used for
+// the projections that read the same input, so that a decode step forks once for them, not once each.
+func (p *pass) linears(x []float32, T int, ps ...proj) [][]float32 {
+	var jobs [4]ops.LinearJob
+	if len(ps) > len(jobs) {
+		panic("runtime: linears: more than 4 products")
+	}
+	ys := make([][]float32, len(ps))
+	for j, pr := range ps {
+		ys[j] = p.buf.allocRaw(T * pr.w.Rows)
+		jobs[j] = ops.LinearJob{Y: ys[j], X: x, W: pr.w, T: T}
+	}
+	ops.LinearBatch(jobs[:len(ps)])
+	for j, pr := range ps {
+		if pr.bias != nil {
+			ops.AddBias(ys[j], pr.bias)
+		}
+	}
+	return ys
+}
+
 // linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into a new slice.
 func linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {
 	y := make([]float32, T*w.Rows)

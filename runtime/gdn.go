@@ -21,11 +21,12 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 	g, i, d := l.Lin, l.Index, p.gdnDims()
 	ls := &p.st.layers[i]
 	T := d.T
-	qkvz := p.linear(h, g.InProjQKVZ, nil, T) // [T, nk·(2dk+2r·dv)]
+	ys := p.linears(h, T, proj{w: g.InProjQKVZ}, proj{w: g.InProjBA})
+	qkvz := ys[0] // [T, nk·(2dk+2r·dv)]
 	if err := p.emit(i, "linear_attn.in_proj_qkvz", []int{T, g.InProjQKVZ.Rows}, qkvz); err != nil {
 		return nil, err
 	}
-	ba := p.linear(h, g.InProjBA, nil, T) // [T, 2nv]
+	ba := ys[1] // [T, 2nv]
 	if err := p.emit(i, "linear_attn.in_proj_ba", []int{T, 2 * d.nv}, ba); err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "linear_attn.recurrent_state", []int{d.nv, d.dk, d.dv}, ls.rec); err != nil {
 		return nil, err
 	}
-	normed := p.alloc(T * d.nv * d.dv) // [T, nv, dv]
+	normed := p.buf.allocRaw(T * d.nv * d.dv) // [T, nv, dv] (all written)
 	ops.GatedRMSNorm(normed, core, z, g.NormW, float32(p.m.Cfg.RMSNormEps))
 	if err := p.emit(i, "linear_attn.norm", []int{T, d.nv, d.dv}, normed); err != nil {
 		return nil, err
@@ -93,9 +94,10 @@ func (p *pass) gatedDeltaNet(l *Layer, h []float32) ([]float32, error) {
 // Returns q, k [T, nk, dk]; v, z [T, nv, dv]; b, a [T, nv].
 func (p *pass) regroup(d gdnDims, qkvz, ba []float32) (q, k, v, z, b, a []float32) {
 	T, nk, nv, dk, dv, r := d.T, d.nk, d.nv, d.dk, d.dv, d.r
-	q, k = p.alloc(T*nk*dk), p.alloc(T*nk*dk)
-	v, z = p.alloc(T*nv*dv), p.alloc(T*nv*dv)
-	b, a = p.alloc(T*nv), p.alloc(T*nv)
+	raw := p.buf.allocRaw // every element is written below
+	q, k = raw(T*nk*dk), raw(T*nk*dk)
+	v, z = raw(T*nv*dv), raw(T*nv*dv)
+	b, a = raw(T*nv), raw(T*nv)
 	G := 2*dk + 2*r*dv
 	flat := p.m.faults.has(FaultQKVZFlat)
 	for t := 0; t < T; t++ {
@@ -127,7 +129,7 @@ func (p *pass) regroup(d gdnDims, qkvz, ba []float32) (q, k, v, z, b, a []float3
 func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error) {
 	i, T, C, K := l.Index, d.T, d.C, d.K
 	ls := &p.st.layers[i]
-	mixed := p.alloc(T * C) // [T, C]
+	mixed := p.buf.allocRaw(T * C) // [T, C] (all written)
 	qk := d.nk * d.dk
 	for t := 0; t < T; t++ {
 		row := mixed[t*C : (t+1)*C]
@@ -138,13 +140,18 @@ func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error
 	if p.m.faults.has(FaultConvNoState) && ls.hasState {
 		clear(ls.conv)
 	}
-	conv := p.alloc(T * C) // [T, C] before SiLU
-	ops.CausalConv1D(conv, mixed, ls.conv, l.Lin.ConvW, T, C, K)
-	if err := p.emit(i, "linear_attn.conv1d", []int{T, C}, conv); err != nil {
-		return nil, err
+	conv, out := p.buf.allocRaw(T*C), p.buf.allocRaw(T*C) // [T, C] before and after SiLU (all written)
+	// One token with nothing to report: both in one parallel region (an observer may replace conv1d
+	// before the SiLU reads it).
+	if T == 1 && p.obs == nil {
+		ops.ConvStepSiLU(conv, out, mixed, ls.conv, l.Lin.ConvW, C, K)
+	} else {
+		ops.CausalConv1D(conv, mixed, ls.conv, l.Lin.ConvW, T, C, K)
+		if err := p.emit(i, "linear_attn.conv1d", []int{T, C}, conv); err != nil {
+			return nil, err
+		}
+		ops.SiLUs(out, conv)
 	}
-	out := p.alloc(T * C)
-	ops.SiLUs(out, conv)
 	if p.m.faults.has(FaultConvStatePostSiLU) { // wrong: the state keeps activated outputs
 		for c := 0; c < C; c++ {
 			for j := 0; j < K && j < T; j++ {
@@ -186,25 +193,27 @@ func (p *pass) gdnGates(l *Layer, d gdnDims, b, a []float32) (beta, g []float32,
 }
 
 // gdnHeads splits conv_out into query/key (l2-normalised, repeated to value heads: value head h uses
-// key head h / r) [T, nv, dk] and value [T, nv, dv].
+// key head h / r) [T, nv, dk] and value [T, nv, dv]. Each key head is normalised once, before the
+// repeat (the same values as normalising the r copies).
 func (p *pass) gdnHeads(i int, d gdnDims, co []float32) (query, key, value []float32, err error) {
 	T, nk, nv, dk, dv, r, C := d.T, d.nk, d.nv, d.dk, d.dv, d.r, d.C
-	query, key, value = p.alloc(T*nv*dk), p.alloc(T*nv*dk), p.alloc(T*nv*dv)
+	raw := p.buf.allocRaw // every element is written below
+	query, key, value = raw(T*nv*dk), raw(T*nv*dk), raw(T*nv*dv)
 	tiled := p.m.faults.has(FaultHeadRepeatTiled)
+	qk := raw(2 * nk * dk) // one token's [q | k] heads, normalised once before the repeat
 	for t := 0; t < T; t++ {
 		row := co[t*C : (t+1)*C]
+		ops.L2Norm(qk, row[:2*nk*dk], dk, 1e-6)
 		for h := 0; h < nv; h++ {
 			src := h / r
 			if tiled {
 				src = h % nk
 			}
-			copy(query[(t*nv+h)*dk:(t*nv+h+1)*dk], row[src*dk:(src+1)*dk])
-			copy(key[(t*nv+h)*dk:(t*nv+h+1)*dk], row[nk*dk+src*dk:nk*dk+(src+1)*dk])
+			copy(query[(t*nv+h)*dk:(t*nv+h+1)*dk], qk[src*dk:(src+1)*dk])
+			copy(key[(t*nv+h)*dk:(t*nv+h+1)*dk], qk[nk*dk+src*dk:nk*dk+(src+1)*dk])
 		}
 		copy(value[t*nv*dv:(t+1)*nv*dv], row[2*nk*dk:])
 	}
-	ops.L2Norm(query, query, dk, 1e-6)
-	ops.L2Norm(key, key, dk, 1e-6)
 	if err := p.emit(i, "linear_attn.query", []int{T, nv, dk}, query); err != nil {
 		return nil, nil, nil, err
 	}

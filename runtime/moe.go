@@ -10,6 +10,9 @@ import (
 func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	m, i, c, T := l.MoE, l.Index, p.m.Cfg, p.T
 	E, k, H := c.NumExperts, c.NumExpertsPerTok, c.HiddenSize
+	if p.obs == nil {
+		return p.sparseMoEFused(m, h), nil
+	}
 	logits := p.linear(h, m.Router, nil, T) // [T, E]
 	if err := p.emit(i, "mlp.gate", []int{T, E}, logits); err != nil {
 		return nil, err
@@ -38,8 +41,18 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "mlp.shared_expert_gate", []int{T, 1}, sg); err != nil {
 		return nil, err
 	}
+	out := p.gateShared(routed, shared, sg, p.m.faults.has(FaultSharedGateNoSigmoid))
+	if err := p.emit(i, "mlp", []int{T, H}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// gateShared returns routed + sigmoid(sg)·shared per token (sg itself with noSig, the fault).
+// routed, shared [T, H], sg [T, 1] → [T, H].
+func (p *pass) gateShared(routed, shared, sg []float32, noSig bool) []float32 {
+	T, H := p.T, p.m.Cfg.HiddenSize
 	out := p.alloc(T * H)
-	noSig := p.m.faults.has(FaultSharedGateNoSigmoid)
 	for t := 0; t < T; t++ {
 		gt := ops.Sigmoid(sg[t])
 		if noSig {
@@ -49,10 +62,29 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 			out[t*H+j] = routed[t*H+j] + gt*shared[t*H+j]
 		}
 	}
-	if err := p.emit(i, "mlp", []int{T, H}, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out
+}
+
+// sparseMoEFused is sparseMoE with nothing to report: the same values from three
+// parallel regions instead of six — the router, the shared expert's gate (both [T, ·]) and the shared
+// expert's gate/up, which all read h; the routed experts' gate/up; every down product, the shared
+// expert's with the routed ones'. h [T, H] → [T, H].
+func (p *pass) sparseMoEFused(m *SparseMoE, h []float32) []float32 {
+	c, T := p.m.Cfg, p.T
+	E, k, H := c.NumExperts, c.NumExpertsPerTok, c.HiddenSize
+	I := m.Shared.GateProj.Rows
+	logits, sg := p.buf.allocRaw(T*E), p.buf.allocRaw(T) // [T, E], [T, 1]
+	act := p.alloc(T * I)                                // [T, I] shared expert
+	ops.Batch([]ops.LinearJob{{Y: logits, X: h, W: m.Router, T: T}, {Y: sg, X: h, W: m.SharedExpertGate, T: T}},
+		[]ops.GLUJob{{Y: act, X: h, Gate: m.Shared.GateProj, Up: m.Shared.UpProj, T: T}})
+	probs := append([]float32(nil), logits...) // [T, E]
+	ops.Softmax(probs, E)
+	ids, weights := p.route(logits, probs, T, E, k)
+	r := p.routeRows(m, h, ids, T, H, k)
+	ops.SwiGLUBatch(r.glu)
+	shared := p.buf.allocRaw(T * H) // [T, H]
+	ops.LinearBatch(append(r.down, ops.LinearJob{Y: shared, X: act, W: m.Shared.DownProj, T: T}))
+	return p.gateShared(p.combine(r, weights, T, H, k), shared, sg, p.m.faults.has(FaultSharedGateNoSigmoid))
 }
 
 // route picks the top-k experts per token by probability (descending, ties to the lower id) and their
@@ -98,9 +130,26 @@ func (p *pass) route(logits, probs []float32, T, E, k int) ([]int64, []float32) 
 // down products in a second (ops.LinearBatch), with the values of per-expert Linear calls; each token
 // then sums its experts' outputs in ascending expert id (transformers' eager index_add_ order).
 func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32, T, H, k int) []float32 {
+	r := p.routeRows(m, h, ids, T, H, k)
+	ops.SwiGLUBatch(r.glu)
+	ops.LinearBatch(r.down)
+	return p.combine(r, weights, T, H, k)
+}
+
+// routed is the work of the routed experts for one call: the tokens' rows packed per expert and the
+// gate/up and down products over them.
+type routed struct {
+	ids   []int64
+	rowOf []int     // flat index t·k+j → its row in ys
+	ys    []float32 // [N, H] expert outputs, expert e's rows together
+	glu   []ops.GLUJob
+	down  []ops.LinearJob
+}
+
+// routeRows packs the tokens routed to each expert (expert e owns rows [first[e], first[e+1]) of the
+// packed buffers, holding the flat indices t·k+j routed to it in increasing order) and makes the jobs.
+func (p *pass) routeRows(m *SparseMoE, h []float32, ids []int64, T, H, k int) routed {
 	E := len(m.Gate)
-	// rows of each expert in the packed buffers: expert e owns rows [first[e], first[e+1]), holding the
-	// flat indices t·k+j routed to it in increasing order.
 	first := make([]int, E+1)
 	for _, e := range ids {
 		first[e+1]++
@@ -115,18 +164,21 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 		fill[e]++
 	}
 	N := len(ids)
-	xs, ys := p.alloc(N*H), p.alloc(N*H) // [N, H] inputs and expert outputs
-	for x := range ids {
-		t := x / k
-		copy(xs[rowOf[x]*H:(rowOf[x]+1)*H], h[t*H:(t+1)*H])
+	ys := p.buf.allocRaw(N * H) // [N, H] expert outputs (all written)
+	var xs []float32            // [N, H] inputs, packed where an expert has several tokens
+	if T > 1 {
+		xs = p.buf.allocRaw(N * H)
+		for x := range ids {
+			t := x / k
+			copy(xs[rowOf[x]*H:(rowOf[x]+1)*H], h[t*H:(t+1)*H])
+		}
 	}
-	var glu []ops.GLUJob
-	var down []ops.LinearJob
+	r := routed{ids: ids, rowOf: rowOf, ys: ys}
 	nact := 0
 	for e := 0; e < E; e++ {
 		nact += (first[e+1] - first[e]) * m.Gate[e].Rows
 	}
-	acts := p.alloc(nact) // per expert [n, I]
+	acts := p.buf.allocRaw(nact) // per expert [n, I] (all written by the gate/up products)
 	for e := 0; e < E; e++ {
 		n := first[e+1] - first[e]
 		if n == 0 {
@@ -134,12 +186,20 @@ func (p *pass) experts(m *SparseMoE, h []float32, ids []int64, weights []float32
 		}
 		act := acts[:n*m.Gate[e].Rows]
 		acts = acts[len(act):]
-		x := xs[first[e]*H : first[e+1]*H]
-		glu = append(glu, ops.GLUJob{Y: act, X: x, Gate: m.Gate[e], Up: m.Up[e], T: n})
-		down = append(down, ops.LinearJob{Y: ys[first[e]*H : first[e+1]*H], X: act, W: m.Down[e], T: n})
+		x := h // one token (every expert's only one): its row itself
+		if T > 1 {
+			x = xs[first[e]*H : first[e+1]*H]
+		}
+		r.glu = append(r.glu, ops.GLUJob{Y: act, X: x, Gate: m.Gate[e], Up: m.Up[e], T: n})
+		r.down = append(r.down, ops.LinearJob{Y: ys[first[e]*H : first[e+1]*H], X: act, W: m.Down[e], T: n})
 	}
-	ops.SwiGLUBatch(glu)
-	ops.LinearBatch(down)
+	return r
+}
+
+// combine sums each token's expert outputs weighted by its routing weights, in ascending expert id.
+// Returns [T, H].
+func (p *pass) combine(r routed, weights []float32, T, H, k int) []float32 {
+	ids, rowOf, ys := r.ids, r.rowOf, r.ys
 	out := p.alloc(T * H)
 	parallelHeads(T, T*k*H, func(t int) {
 		var buf [16]int

@@ -247,6 +247,34 @@ func TestObserverReplacement(t *testing.T) {
 	}
 }
 
+// A key cache replaced in a decode call reaches that call's scores whole, not only its new key (the
+// transposed copy the state keeps is rebuilt): zeroing the cache at the decode call only gives the
+// logits of zeroing it at the prefill call too.
+func TestObserverKeyCacheReplacedInDecode(t *testing.T) {
+	c := synth.Tiny()
+	m := tinyModel(t, c)
+	ids := randomIDs(11, c.VocabSize, 14)
+	zero := func() *recorder {
+		return &recorder{
+			want: func(_ int, name string) bool { return name == "model.layers.3.self_attn.key_cache" },
+			edit: func(_ *runtime.Node, v runtime.Value) { clear(v.F32) },
+		}
+	}
+	decode := func(prefillObs runtime.Observer) []float32 {
+		st := m.NewState()
+		_, err := m.Forward(st, ids[:10], prefillObs)
+		require.NoError(t, err)
+		got, err := m.Forward(st, ids[10:], zero())
+		require.NoError(t, err)
+		return got
+	}
+	plain, err := m.Forward(m.NewState(), ids, nil)
+	require.NoError(t, err)
+	onlyDecode := decode(nil)
+	require.Equal(t, decode(zero()), onlyDecode)
+	require.Greater(t, numtest.RelL2(onlyDecode, plain[10*c.VocabSize:]), 1e-4, "the replacement changed nothing")
+}
+
 func TestObserverErrorAbortsForward(t *testing.T) {
 	c := synth.Tiny()
 	m := tinyModel(t, c)

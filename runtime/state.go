@@ -16,6 +16,11 @@ type layerState struct {
 	hasState bool        // the linear layer has run at least once (transformers: has_previous_state)
 	keys     [][]float32 // per KV head: [P, D] post-RoPE keys (attention layers)
 	values   [][]float32 // per KV head: [P, D]
+	// keysT holds the keys transposed for the score product, per KV head [D, tcap] (column s = key s);
+	// columns [0, tP) are current. attend extends it by the new keys only, so a decode step does not
+	// transpose the whole cache again (tP = 0, as in a clone, rebuilds it).
+	keysT    [][]float32
+	tcap, tP int
 }
 
 // NewState returns an empty cache for one sequence.
