@@ -80,7 +80,14 @@ func SwiGLUBatch(jobs []GLUJob) { Batch(nil, jobs) }
 // parallel region: products that read the same input, or none of each other's outputs, share one
 // fork/join (a decode step opens a region per group of them instead of one per matrix).
 func Batch(lin []LinearJob, glu []GLUJob) {
-	var items []batchItem // job < len(lin): lin[job]; else glu[job−len(lin)]
+	n := 0 // items before the tail is split
+	for _, jb := range lin {
+		n += itemCount(jb.T, jb.W.Rows)
+	}
+	for _, jb := range glu {
+		n += itemCount(jb.T, jb.Gate.Rows)
+	}
+	items := make([]batchItem, 0, n+2*threads*(itemRows/tailRows)) // job < len(lin): lin[job]; else glu[job−len(lin)]
 	work := 0
 	for j, jb := range lin {
 		if len(jb.X) != jb.T*jb.W.Cols || len(jb.Y) != jb.T*jb.W.Rows {
@@ -141,14 +148,30 @@ func appendItems(items []batchItem, job, T, R int) []batchItem {
 	if T == 0 {
 		return items
 	}
-	step := 256
-	if T >= 12 {
-		step = 128
-	}
+	step := itemStep(T)
 	for lo := 0; lo < R; lo += step {
 		items = append(items, batchItem{job, lo, min(lo+step, R)})
 	}
 	return items
+}
+
+// itemRows is the largest item (itemStep).
+const itemRows = 256
+
+// itemStep is the rows of an item for T tokens (appendItems).
+func itemStep(T int) int {
+	if T >= 12 {
+		return 128
+	}
+	return itemRows
+}
+
+// itemCount is the number of items appendItems makes of a job.
+func itemCount(T, R int) int {
+	if T == 0 {
+		return 0
+	}
+	return (R + itemStep(T) - 1) / itemStep(T)
 }
 
 // tailRows is the size of the items splitTail cuts.

@@ -174,10 +174,15 @@ func (p *pass) routeRows(m *SparseMoE, h []float32, ids []int64, T, H, k int) ro
 		}
 	}
 	r := routed{ids: ids, rowOf: rowOf, ys: ys}
-	nact := 0
+	nact, active := 0, 0
 	for e := 0; e < E; e++ {
 		nact += (first[e+1] - first[e]) * m.Gate[e].Rows
+		if first[e+1] > first[e] {
+			active++
+		}
 	}
+	r.glu = make([]ops.GLUJob, 0, active)
+	r.down = make([]ops.LinearJob, 0, active+1) // (+1: sparseMoEFused adds the shared expert's)
 	acts := p.buf.allocRaw(nact) // per expert [n, I] (all written by the gate/up products)
 	for e := 0; e < E; e++ {
 		n := first[e+1] - first[e]
