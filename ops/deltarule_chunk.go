@@ -47,7 +47,7 @@ func copyRows(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 // copy sp) by one cache line, so that their panels do not fall into a few L1 sets.
 const chunkPad = 16
 
-// chunkWork holds the per-worker scratch buffers of DeltaRuleChunked (C = s.Chunk, L ≤ C the length of
+// chunkWork holds the per-worker scratch buffers of DeltaRuleChunked (C = min(s.Chunk, s.T), L ≤ C the length of
 // the chunk at hand).
 type chunkWork struct {
 	s             DeltaShape
@@ -66,7 +66,7 @@ type chunkWork struct {
 }
 
 func newChunkWork(s DeltaShape) *chunkWork {
-	C := s.Chunk
+	C := min(s.Chunk, s.T) // no chunk is longer than the call (a one-token call on an empty state)
 	w := &chunkWork{s: s, ldt: C + chunkPad, ldx: s.Dv + s.Dk + chunkPad, lds: s.Dv + chunkPad}
 	w.qs, w.kk, w.kt = make([]float32, C*s.Dk), make([]float32, C*s.Dk), make([]float32, s.Dk*w.ldt)
 	w.pm, w.lm, w.x = make([]float32, C*C), make([]float32, C*C), make([]float32, C*w.ldx)

