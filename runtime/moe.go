@@ -182,8 +182,9 @@ func (p *pass) routeRows(m *SparseMoE, h []float32, ids []int64, T, H, k int) ro
 		}
 	}
 	r.glu = make([]ops.GLUJob, 0, active)
-	r.down = make([]ops.LinearJob, 0, active+1) // (+1: sparseMoEFused adds the shared expert's)
-	acts := p.buf.allocRaw(nact) // per expert [n, I] (all written by the gate/up products)
+	r.down = make([]ops.LinearJob, 0, active+1) // +1: sparseMoEFused adds the shared expert's
+	// per expert [n, I], all written by the gate/up products
+	acts := p.buf.allocRaw(nact)
 	for e := 0; e < E; e++ {
 		n := first[e+1] - first[e]
 		if n == 0 {
