@@ -91,3 +91,36 @@ func TestLinearBatchUsesBackend(t *testing.T) {
 		t.Fatalf("backend took %d products, want 3", f.calls)
 	}
 }
+
+// Batch with products and gated units mixed in one region (as the MoE block's first region at decode:
+// a router, a one-row gate and a gated unit on the same input) gives the values of separate Linear and
+// SwiGLU calls bit for bit, row-major and Rows4, at one token and at a few.
+func TestBatchMixedEqualsSeparate(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, dt := range []DType{F32, BF16, F16} {
+		for _, T := range []int{1, 3, 16} {
+			t.Run(fmt.Sprintf("%v/T%d", dt, T), func(t *testing.T) {
+				const H, E, I = 256, 64, 96
+				x := randSlice(r, T*H)
+				router, gate1 := randMatDT(r, E, H, dt), randMatDT(r, 1, H, dt)
+				g, u := randMatDT(r, I, H, dt), randMatDT(r, I, H, dt)
+				if WantRows4(router) {
+					router, g = router.ToRows4(make([]uint16, E*H)), g.ToRows4(make([]uint16, I*H))
+				}
+				wantR, wantG := make([]float32, T*E), make([]float32, T)
+				Linear(wantR, x, router, T)
+				Linear(wantG, x, gate1, T)
+				gy, uy, wantA := make([]float32, T*I), make([]float32, T*I), make([]float32, T*I)
+				Linear(gy, x, g, T)
+				Linear(uy, x, u, T)
+				SwiGLU(wantA, gy, uy)
+				gotR, gotG, gotA := make([]float32, T*E), make([]float32, T), make([]float32, T*I)
+				Batch([]LinearJob{{Y: gotR, X: x, W: router, T: T}, {Y: gotG, X: x, W: gate1, T: T}},
+					[]GLUJob{{Y: gotA, X: x, Gate: g, Up: u, T: T}})
+				if !slices.Equal(wantR, gotR) || !slices.Equal(wantG, gotG) || !slices.Equal(wantA, gotA) {
+					t.Fatal("Batch differs from separate Linear/SwiGLU calls")
+				}
+			})
+		}
+	}
+}
