@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -284,27 +285,41 @@ func TestObserverErrorAbortsForward(t *testing.T) {
 	require.ErrorContains(t, err, "observer refuses")
 }
 
-// (f) An observer that wants nothing, or everything, leaves the logits bit-identical to a nil observer.
+// (f) An observer that wants nothing, or everything, leaves the logits bit-identical to a nil observer
+// (whose decode steps take the fused paths: one region for several products, the conv step with its SiLU),
+// with f32 weights mapped and with bf16 weights in the Rows4 layout.
 func TestObserverDoesNotPerturb(t *testing.T) {
-	c := synth.Tiny()
-	m := tinyModel(t, c)
-	ids := randomIDs(70, c.VocabSize, 13)
-	run := func(obs runtime.Observer) [][]float32 {
-		st := m.NewState()
-		var out [][]float32
-		for _, span := range [][2]int{{0, 69}, {69, 70}} {
-			l, err := m.Forward(st, ids[span[0]:span[1]], obs)
+	for _, v := range []struct {
+		dtype string
+		rows4 bool
+	}{{"F32", false}, {"BF16", true}} {
+		t.Run(v.dtype, func(t *testing.T) {
+			c := synth.Tiny()
+			c.DType = v.dtype
+			dir := filepath.Join(t.TempDir(), "model")
+			require.NoError(t, synth.Write(dir, c))
+			m, err := runtime.Load(dir, runtime.LoadOptions{Rows4: v.rows4})
 			require.NoError(t, err)
-			out = append(out, l)
-		}
-		return out
+			defer m.Close()
+			ids := randomIDs(70, c.VocabSize, 13)
+			run := func(obs runtime.Observer) [][]float32 {
+				st := m.NewState()
+				var out [][]float32
+				for _, span := range [][2]int{{0, 67}, {67, 68}, {68, 69}, {69, 70}} {
+					l, err := m.Forward(st, ids[span[0]:span[1]], obs)
+					require.NoError(t, err)
+					out = append(out, l)
+				}
+				return out
+			}
+			base := run(nil)
+			nothing := &recorder{want: func(int, string) bool { return false }}
+			require.Equal(t, base, run(nothing))
+			require.Empty(t, nothing.nodes, "Observe called although nothing was wanted")
+			require.NotEmpty(t, nothing.asked)
+			require.Equal(t, base, run(&recorder{}))
+		})
 	}
-	base := run(nil)
-	nothing := &recorder{want: func(int, string) bool { return false }}
-	require.Equal(t, base, run(nothing))
-	require.Empty(t, nothing.nodes, "Observe called although nothing was wanted")
-	require.NotEmpty(t, nothing.asked)
-	require.Equal(t, base, run(&recorder{}))
 }
 
 // (g) attn_probs is materialised only when wanted.
