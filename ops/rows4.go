@@ -73,18 +73,30 @@ func toRows4GroupsGo(dst []uint16, m *Mat, lo, hi int) {
 
 // rows4Row widens row r of a Rows4 matrix into dst.
 func (m *Mat) rows4Row(r int, dst []float32) {
-	K := m.Cols
 	var blk [16]uint16
-	for b := 0; b < K/16; b++ {
-		for j := range blk {
-			blk[j] = m.U16[rows4Index(r, 16*b+j, K, m.DType)]
-		}
+	for b := 0; b < m.Cols/16; b++ {
 		if m.DType == BF16 {
-			WidenBF16(dst[16*b:16*b+16], blk[:])
+			WidenBF16(dst[16*b:16*b+16], m.rows4Block(r, b, &blk))
 		} else {
-			WidenF16(dst[16*b:16*b+16], blk[:])
+			WidenF16(dst[16*b:16*b+16], m.rows4Block(r, b, &blk))
 		}
 	}
+}
+
+// rows4Block returns the 16 values of row r in columns [16b, 16b+16) of a Rows4 matrix, in column order:
+// a view of its 32 bytes for f16, the even and odd words put back in order into blk for bf16 (see
+// rows4Index: row r's block is one run of 16 words, base + 64·b).
+func (m *Mat) rows4Block(r, b int, blk *[16]uint16) []uint16 {
+	K := m.Cols
+	off := (r/4*(K/16)*4+r%4)*16 + 64*b
+	src := m.U16[off : off+16 : off+16]
+	if m.DType != BF16 {
+		return src
+	}
+	for j := 0; j < 8; j++ {
+		blk[j], blk[8+j] = src[2*j], src[2*j+1]
+	}
+	return blk[:]
 }
 
 // RowMajorU16 returns the raw 16-bit values of a BF16/F16 matrix in row-major order: m.U16 itself for a
@@ -95,9 +107,10 @@ func (m *Mat) RowMajorU16() []uint16 {
 	}
 	R, K := m.Rows, m.Cols
 	out := make([]uint16, R*K)
+	var blk [16]uint16
 	for r := 0; r < R; r++ {
-		for c := 0; c < K; c++ {
-			out[r*K+c] = m.U16[rows4Index(r, c, K, m.DType)]
+		for b := 0; b < K/16; b++ {
+			copy(out[r*K+16*b:r*K+16*b+16], m.rows4Block(r, b, &blk))
 		}
 	}
 	return out

@@ -29,7 +29,8 @@ type LoadOptions struct {
 	Resident bool
 	// ReadProgress, when set with Resident, is called as the files are read (bytes read of total).
 	ReadProgress func(read, total int64)
-	// Rows4 copies the bf16 and f16 matrices at load into the ops.Rows4 layout, which decode streams
+	// Rows4 copies the bf16 and f16 matrices that products read (all but an untied embedding, which
+	// only gives single rows) at load into the ops.Rows4 layout, which decode streams
 	// 1.1–1.2× faster (docs/run.md): into anonymous memory (huge pages where the kernel allows),
 	// releasing the mapped pages they were read from (or, with Resident, next to the resident copy,
 	// which then holds them twice). Load then reads every matrix up front and takes longer (seconds per

@@ -22,9 +22,14 @@ const (
 	copyRows4Mapped                     // copy them, then release the file-mapping pages they were read from
 )
 
-// matFields returns the addresses of every matrix field of m (the tied embedding and LM head twice).
+// matFields returns the addresses of the matrix fields of m that products read: every one but an
+// untied embedding, of which a forward call only widens single rows (faster from a row-major matrix:
+// a Rows4 row is spread over its group's blocks). A tied embedding is the LM head, listed twice.
 func (m *Model) matFields() []**ops.Mat {
-	f := []**ops.Mat{&m.Embed, &m.LMHead}
+	f := []**ops.Mat{&m.LMHead}
+	if m.Embed == m.LMHead {
+		f = append(f, &m.Embed)
+	}
 	for _, l := range m.Layers {
 		if g := l.Lin; g != nil {
 			f = append(f, &g.InProjQKVZ, &g.InProjBA, &g.OutProj)
