@@ -80,42 +80,9 @@ func SwiGLUBatch(jobs []GLUJob) { Batch(nil, jobs) }
 // parallel region: products that read the same input, or none of each other's outputs, share one
 // fork/join (a decode step opens a region per group of them instead of one per matrix).
 func Batch(lin []LinearJob, glu []GLUJob) {
-	n := 0 // items before the tail is split
-	for _, jb := range lin {
-		n += itemCount(jb.T, jb.W.Rows)
-	}
-	for _, jb := range glu {
-		n += itemCount(jb.T, jb.Gate.Rows)
-	}
-	items := make([]batchItem, 0, n+2*threads*(itemRows/tailRows)) // job < len(lin): lin[job]; else glu[job−len(lin)]
-	work := 0
-	for j, jb := range lin {
-		if len(jb.X) != jb.T*jb.W.Cols || len(jb.Y) != jb.T*jb.W.Rows {
-			panic(fmt.Sprintf("ops: LinearBatch: job %d: x %d, y %d for T=%d, W [%d, %d]", j, len(jb.X), len(jb.Y), jb.T, jb.W.Rows, jb.W.Cols))
-		}
-		items = appendItems(items, j, jb.T, jb.W.Rows)
-		work += jb.T * jb.W.Rows * jb.W.Cols
-	}
-	for j, jb := range glu {
-		I, H := jb.Gate.Rows, jb.Gate.Cols
-		if jb.Up.Rows != I || jb.Up.Cols != H || len(jb.X) != jb.T*H || len(jb.Y) != jb.T*I {
-			panic(fmt.Sprintf("ops: SwiGLUBatch: job %d: x %d, y %d for T=%d, gate [%d, %d], up [%d, %d]",
-				j, len(jb.X), len(jb.Y), jb.T, I, H, jb.Up.Rows, jb.Up.Cols))
-		}
-		items = appendItems(items, len(lin)+j, jb.T, I)
-		work += 2 * jb.T * I * H
-	}
-	items = splitTail(items, 2*threads)
+	items, work := batchItems(lin, glu)
 	if backend != nil { // an accelerator takes every product (see Backend)
-		for _, jb := range lin {
-			Linear(jb.Y, jb.X, jb.W, jb.T)
-		}
-		for _, jb := range glu {
-			u := make([]float32, len(jb.Y))
-			Linear(jb.Y, jb.X, jb.Gate, jb.T)
-			Linear(u, jb.X, jb.Up, jb.T)
-			SwiGLU(jb.Y, jb.Y, u)
-		}
+		batchOnBackend(lin, glu)
 		return
 	}
 	parallelItems(len(items), work, func(next func() int) {
@@ -139,6 +106,49 @@ func Batch(lin []LinearJob, glu []GLUJob) {
 			}
 		}
 	})
+}
+
+// batchItems checks the jobs of Batch and cuts them into items (item.job < len(lin): lin[job], else
+// glu[job−len(lin)]), the last ones split (splitTail); work is their multiply-adds.
+func batchItems(lin []LinearJob, glu []GLUJob) (items []batchItem, work int) {
+	n := 0 // items before the tail is split
+	for _, jb := range lin {
+		n += itemCount(jb.T, jb.W.Rows)
+	}
+	for _, jb := range glu {
+		n += itemCount(jb.T, jb.Gate.Rows)
+	}
+	items = make([]batchItem, 0, n+2*threads*(itemRows/tailRows))
+	for j, jb := range lin {
+		if len(jb.X) != jb.T*jb.W.Cols || len(jb.Y) != jb.T*jb.W.Rows {
+			panic(fmt.Sprintf("ops: LinearBatch: job %d: x %d, y %d for T=%d, W [%d, %d]", j, len(jb.X), len(jb.Y), jb.T, jb.W.Rows, jb.W.Cols))
+		}
+		items = appendItems(items, j, jb.T, jb.W.Rows)
+		work += jb.T * jb.W.Rows * jb.W.Cols
+	}
+	for j, jb := range glu {
+		I, H := jb.Gate.Rows, jb.Gate.Cols
+		if jb.Up.Rows != I || jb.Up.Cols != H || len(jb.X) != jb.T*H || len(jb.Y) != jb.T*I {
+			panic(fmt.Sprintf("ops: SwiGLUBatch: job %d: x %d, y %d for T=%d, gate [%d, %d], up [%d, %d]",
+				j, len(jb.X), len(jb.Y), jb.T, I, H, jb.Up.Rows, jb.Up.Cols))
+		}
+		items = appendItems(items, len(lin)+j, jb.T, I)
+		work += 2 * jb.T * I * H
+	}
+	return splitTail(items, 2*threads), work
+}
+
+// batchOnBackend is Batch as plain Linear (and SwiGLU) calls, one after the other, for a backend.
+func batchOnBackend(lin []LinearJob, glu []GLUJob) {
+	for _, jb := range lin {
+		Linear(jb.Y, jb.X, jb.W, jb.T)
+	}
+	for _, jb := range glu {
+		u := make([]float32, len(jb.Y))
+		Linear(jb.Y, jb.X, jb.Gate, jb.T)
+		Linear(u, jb.X, jb.Up, jb.T)
+		SwiGLU(jb.Y, jb.Y, u)
+	}
 }
 
 // appendItems cuts the R rows of a job into items: 256 rows for the streaming (small T) kernels, whose
