@@ -17,6 +17,7 @@ type pass struct {
 	cos, sin []float32 // [T, R] RoPE tables of this call
 	sc       *scratch  // buffer space of this call
 	buf      *arena    // the current layer's buffers (alloc)
+	answers  []answer  // the observer's answers for the current block's nodes (wantsAny)
 }
 
 // Forward runs ids ([T], T ≥ 1) after the tokens already in st and returns the logits [T, V].
@@ -148,7 +149,41 @@ func (p *pass) wants(layer int, suffix string) bool {
 	if p.obs == nil {
 		return false
 	}
-	return p.obs.Want(p.step, p.node(layer, suffix).name)
+	return p.want(p.node(layer, suffix))
+}
+
+// want asks the observer whether it wants e, unless wantsAny already did in this call.
+func (p *pass) want(e *nodeEntry) bool {
+	for _, a := range p.answers {
+		if a.e == e {
+			return a.yes
+		}
+	}
+	return p.obs.Want(p.step, e.name)
+}
+
+// wantsAny reports whether the observer wants any of a block's nodes, asking for each of them now and
+// keeping the answers for their emits (Want is asked once per node): a block none of whose inner nodes
+// is wanted takes its fused path, which hides nothing the observer asked for.
+func (p *pass) wantsAny(layer int, suffixes []string) bool {
+	if p.obs == nil {
+		return false
+	}
+	p.answers = p.answers[:0]
+	anyYes := false
+	for _, s := range suffixes {
+		e := p.node(layer, s)
+		yes := p.obs.Want(p.step, e.name)
+		p.answers = append(p.answers, answer{e, yes})
+		anyYes = anyYes || yes
+	}
+	return anyYes
+}
+
+// answer is one observer answer kept by wantsAny.
+type answer struct {
+	e   *nodeEntry
+	yes bool
 }
 
 // emit reports a float32 node computed at layer (−1 for model level) under its canonical name. With a
@@ -176,7 +211,7 @@ func (p *pass) emitI(layer int, suffix string, shape []int, data []int64) error 
 
 func (p *pass) observe(layer int, suffix string, shape []int, v Value, asked bool) error {
 	e := p.node(layer, suffix)
-	if !asked && !p.obs.Want(p.step, e.name) {
+	if !asked && !p.want(e) {
 		return nil
 	}
 	// One allocation for the node and (up to 4 dims) its shape; Inputs is the cached slice, clipped so

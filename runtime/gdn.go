@@ -141,9 +141,9 @@ func (p *pass) gdnConv(l *Layer, d gdnDims, q, k, v []float32) ([]float32, error
 		clear(ls.conv)
 	}
 	conv, out := p.buf.allocRaw(T*C), p.buf.allocRaw(T*C) // [T, C] before and after SiLU (all written)
-	// One token with nothing to report: both in one parallel region (an observer may replace conv1d
-	// before the SiLU reads it).
-	if T == 1 && p.obs == nil {
+	// One token, conv1d not wanted: both in one parallel region (an observer may replace conv1d before
+	// the SiLU reads it).
+	if T == 1 && !p.wants(i, "linear_attn.conv1d") {
 		ops.ConvStepSiLU(conv, out, mixed, ls.conv, l.Lin.ConvW, C, K)
 	} else {
 		ops.CausalConv1D(conv, mixed, ls.conv, l.Lin.ConvW, T, C, K)

@@ -10,8 +10,12 @@ import (
 func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	m, i, c, T := l.MoE, l.Index, p.m.Cfg, p.T
 	E, k, H := c.NumExperts, c.NumExpertsPerTok, c.HiddenSize
-	if p.obs == nil {
-		return p.sparseMoEFused(m, h), nil
+	if !p.wantsAny(i, moeInnerNodes) {
+		out := p.sparseMoEFused(m, h)
+		if err := p.emit(i, "mlp", []int{T, H}, out); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	logits := p.linear(h, m.Router, nil, T) // [T, E]
 	if err := p.emit(i, "mlp.gate", []int{T, E}, logits); err != nil {
@@ -48,6 +52,12 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	return out, nil
 }
 
+// moeInnerNodes are the nodes of a sparse MoE block before its output: when the observer wants none,
+// the block runs fused (sparseMoEFused) and reports only its output.
+var moeInnerNodes = []string{"mlp.gate", "mlp.router_probs", "mlp.topk_ids", "mlp.topk_weights", "mlp.experts",
+	"mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.act", "mlp.shared_expert",
+	"mlp.shared_expert_gate"}
+
 // gateShared returns routed + sigmoid(sg)·shared per token (sg itself with noSig, the fault).
 // routed, shared [T, H], sg [T, 1] → [T, H].
 func (p *pass) gateShared(routed, shared, sg []float32, noSig bool) []float32 {
@@ -65,7 +75,7 @@ func (p *pass) gateShared(routed, shared, sg []float32, noSig bool) []float32 {
 	return out
 }
 
-// sparseMoEFused is sparseMoE with nothing to report: the same values from three
+// sparseMoEFused is sparseMoE with none of its inner nodes to report: the same values from three
 // parallel regions instead of six — the router, the shared expert's gate (both [T, ·]) and the shared
 // expert's gate/up, which all read h; the routed experts' gate/up; every down product, the shared
 // expert's with the routed ones'. h [T, H] → [T, H].

@@ -31,10 +31,11 @@ func (v Value) Len() int {
 // Observer receives intermediate tensors during Forward.
 //
 // Want is asked once per node and step before the node is materialised; only nodes it wants are
-// computed beyond what the forward pass needs and passed to Observe. A nil Observer costs nothing, and
-// without one Forward takes fused paths where nodes would otherwise be reported or replaced between
-// steps (the MoE block in three parallel regions, a decode step's conv with its SiLU): the same values
-// bit for bit. Observe may modify the value in place (see Value). An error from Observe aborts
+// computed beyond what the forward pass needs and passed to Observe. A nil Observer costs nothing. Where
+// the observer wants none of a block's inner nodes (always without one), the block takes a fused path
+// that would otherwise hide them — the MoE block in three parallel regions, a decode step's conv with
+// its SiLU — with the same values bit for bit; Want may then be asked for those nodes before the block
+// runs, still once each. Observe may modify the value in place (see Value). An error from Observe aborts
 // the forward call.
 type Observer interface {
 	Want(step int, name string) bool

@@ -322,6 +322,61 @@ func TestObserverDoesNotPerturb(t *testing.T) {
 	}
 }
 
+// An observer that wants a block's output but none of its inner nodes gets the output the fused path
+// computes (one region for the router and the shared expert, the conv step with its SiLU), equal bit
+// for bit to what an observer of every node sees, and the logits stay those of a nil observer; Want is
+// still asked once per node.
+func TestObserverBlockOutputsOnly(t *testing.T) {
+	c := synth.Tiny()
+	c.DType = "BF16"
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, synth.Write(dir, c))
+	m, err := runtime.Load(dir, runtime.LoadOptions{Rows4: true})
+	require.NoError(t, err)
+	defer m.Close()
+	ids := randomIDs(21, c.VocabSize, 16)
+	outputs := regexp.MustCompile(`^(model\.layers\.\d+\.(mlp|linear_attn\.conv_out)|lm_head)$`)
+	run := func(obs runtime.Observer) [][]float32 {
+		st := m.NewState()
+		var out [][]float32
+		for _, span := range [][2]int{{0, 19}, {19, 20}, {20, 21}} {
+			l, err := m.Forward(st, ids[span[0]:span[1]], obs)
+			require.NoError(t, err)
+			out = append(out, l)
+		}
+		return out
+	}
+	keep := map[string]bool{}
+	for i := range m.Layers {
+		keep[fmt.Sprintf("model.layers.%d.mlp", i)] = true
+		keep[fmt.Sprintf("model.layers.%d.linear_attn.conv_out", i)] = true
+	}
+	some := &recorder{want: func(_ int, name string) bool { return outputs.MatchString(name) }, keep: keep}
+	all := &recorder{keep: keep}
+	require.Equal(t, run(nil), run(some))
+	run(all)
+	n := 0
+	for _, rn := range some.nodes {
+		if rn.f32 == nil {
+			continue
+		}
+		other := all.find(rn.Step, rn.Name)
+		require.NotNil(t, other, rn.Name)
+		require.Equal(t, other.f32, rn.f32, "step %d %s", rn.Step, rn.Name)
+		n++
+	}
+	require.Greater(t, n, 0)
+	// One inner node wanted: the block runs unfused, and the answers given up front are not asked again.
+	one := &recorder{want: func(_ int, name string) bool { return strings.HasSuffix(name, ".mlp.gate") }}
+	require.Equal(t, run(nil), run(one))
+	require.NotEmpty(t, one.nodes)
+	for _, r := range []*recorder{some, one} {
+		for key, k := range r.asked {
+			require.Equal(t, 1, k, "Want(%s) asked %d times", key, k)
+		}
+	}
+}
+
 // (g) attn_probs is materialised only when wanted.
 func TestObserverAttnProbsOnlyWhenWanted(t *testing.T) {
 	c := synth.Tiny()
