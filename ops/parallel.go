@@ -58,7 +58,9 @@ func fork(w int, f func(i int)) {
 		return
 	}
 	if usePool && pool.busy.CompareAndSwap(false, true) {
+		t := regionBegin()
 		pool.run(w, f)
+		regionEnd(t)
 		pool.busy.Store(false)
 		return
 	}
