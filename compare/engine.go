@@ -79,9 +79,9 @@ func Compare(cand, ref *Dump, opts Options) (*Report, error) {
 		if f.Where = n.where(); f.Where != "" {
 			c.r.Verdict.Summary = c.r.summary()
 		}
-	}
-	if opts.Replayer != nil && c.r.Verdict.FirstDivergence != nil {
-		c.isolate(byKey[Key{c.r.Verdict.FirstDivergence.Step, c.r.Verdict.FirstDivergence.Name}], false)
+		if opts.Replayer != nil {
+			c.isolate(n, false)
+		}
 	}
 	if opts.Replayer != nil && len(opts.ReplayNodes) > 0 {
 		c.isolateMatching(opts.ReplayNodes)

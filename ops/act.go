@@ -8,6 +8,10 @@ import (
 // Sigmoid returns 1/(1+exp(−x)).
 func Sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
 
+// siluWork is what one SiLU counts as, in multiply-adds, where a job's work decides whether it is split
+// among the workers (parallelForWork): an exp in float64 is a dozen or two of them.
+const siluWork = 16
+
 // SiLU returns x·sigmoid(x).
 func SiLU(x float32) float32 { return float32(float64(x) / (1 + math.Exp(-float64(x)))) }
 

@@ -33,7 +33,7 @@ func ConvStepSiLU(y, act, x, state, w []float32, C, K int) {
 		panic(fmt.Sprintf("ops: ConvStepSiLU: x %d, y %d, act %d, state %d, w %d for C=%d K=%d", len(x), len(y), len(act), len(state), len(w), C, K))
 	}
 	blocks := (C + 7) / 8
-	parallelForWork(blocks, C*(K+16), func(lo, hi int) { // a SiLU costs about 16 multiply-adds
+	parallelForWork(blocks, C*(K+siluWork), func(lo, hi int) {
 		a, b := lo*8, min(hi*8, C)
 		if K == 4 {
 			conv4Step(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a)

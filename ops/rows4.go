@@ -85,10 +85,9 @@ func (m *Mat) rows4Row(r int, dst []float32) {
 
 // rows4Block returns the 16 values of row r in columns [16b, 16b+16) of a Rows4 matrix, in column order:
 // a view of its 32 bytes for f16, the even and odd words put back in order into blk for bf16 (see
-// rows4Index: row r's block is one run of 16 words, base + 64·b).
+// rows4Index: row r's block is one run of 16 words).
 func (m *Mat) rows4Block(r, b int, blk *[16]uint16) []uint16 {
-	K := m.Cols
-	off := (r/4*(K/16)*4+r%4)*16 + 64*b
+	off := rows4Index(r, 16*b, m.Cols, F16) // the block's first word (column order within a block for f16)
 	src := m.U16[off : off+16 : off+16]
 	if m.DType != BF16 {
 		return src

@@ -48,9 +48,7 @@ type binder struct {
 	views map[*ops.Mat][]byte // 16-bit matrices bound as views of the source's bytes (when set: a Rows4 copy will release them)
 }
 
-func newBinder(src TensorSource) *binder {
-	return &binder{src: src, used: map[string]bool{}}
-}
+func newBinder(src TensorSource) *binder { return &binder{src: src, used: map[string]bool{}} }
 
 // raw returns the tensor name with the wanted shape.
 func (b *binder) raw(name string, shape ...int) (*safetensors.Tensor, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +41,7 @@ without dumping all of it.`,
 	f.StringVar(&o.Ref, "ref", "", "reference dump directory")
 	f.StringVar(&o.Out, "out", "", "keep the candidate dumps in this directory (default: a temporary one, removed)")
 	f.BoolVar(&o.TwoPass, "two-pass", false, "layer boundaries first, then every node of the first diverging layer")
-	f.StringVar(&o.Format, "format", compare.FormatTable, "report format: "+strings.Join(compare.Formats, ", ")+" (to stdout)")
+	f.StringVar(&o.Format, "format", compare.FormatTable, formatUsage+" (to stdout)")
 	f.IntVar(&o.Top, "top", 12, "rows to show: the first divergence and the largest errors (0 = all)")
 	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
 	_ = cmd.MarkFlagRequired("model")

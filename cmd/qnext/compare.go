@@ -20,6 +20,9 @@ import (
 )
 
 // compareOptions are the flags shared by `qnext compare` and `qnext gate`.
+// formatUsage is the --format help of the commands that print a comparison report.
+var formatUsage = "report format: " + strings.Join(compare.Formats, ", ")
+
 type compareOptions struct {
 	Format       string
 	Policy       string
@@ -92,7 +95,7 @@ func newCompareCmd() *cobra.Command {
 
 func (o *compareOptions) register(f *pflag.FlagSet) {
 	o.flags = f
-	f.StringVar(&o.Format, "format", compare.FormatTable, "report format: "+strings.Join(compare.Formats, ", "))
+	f.StringVar(&o.Format, "format", compare.FormatTable, formatUsage)
 	f.StringVar(&o.Policy, "policy", "", "JSON tolerance policy file (docs/compare.md)")
 	f.Float64Var(&o.Atol, "atol", 0, "absolute tolerance for every node (overrides defaults and policy)")
 	f.Float64Var(&o.Rtol, "rtol", 0, "relative tolerance for every node (overrides defaults and policy)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +41,7 @@ introduced. The exit code is the gate's (0 pass, 1 divergence, ...).`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Inject, "inject", nil, "plant a known porting bug (see `qnext faults`)")
-	f.StringVar(&o.Format, "format", compare.FormatTable, "report format: "+strings.Join(compare.Formats, ", ")+" (to stdout)")
+	f.StringVar(&o.Format, "format", compare.FormatTable, formatUsage+" (to stdout)")
 	f.IntVar(&o.Top, "top", 12, "rows to show: the first divergence and the largest errors (0 = all)")
 	f.BoolVar(&o.All, "all", false, "show every node")
 	f.StringVar(&o.Keep, "keep", "", "keep the extracted model, reference and candidate dump in this directory")
