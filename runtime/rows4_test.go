@@ -54,3 +54,23 @@ func TestLoadRows4(t *testing.T) {
 		require.LessOrEqual(t, numtest.RelL2(runs[i], runs[0]), 1e-5, "run %d vs row-major", i)
 	}
 }
+
+// TestLoadRows4Embedding: an untied embedding, of which a forward call only widens single rows, stays
+// row-major under LoadOptions.Rows4; a tied one is the LM head and is copied with it.
+func TestLoadRows4Embedding(t *testing.T) {
+	for _, tie := range []bool{false, true} {
+		c := synth.Tiny()
+		c.DType, c.Tie = "BF16", tie
+		m, err := runtime.Load(synthDir(t, c), runtime.LoadOptions{Rows4: true})
+		require.NoError(t, err)
+		want := ops.RowMajor
+		if tie && ops.WantRows4(&ops.Mat{Rows: m.LMHead.Rows, Cols: m.LMHead.Cols, DType: ops.BF16}) {
+			want = ops.Rows4
+		}
+		require.Equal(t, tie, m.Embed == m.LMHead, "tie %v", tie)
+		require.Equal(t, want, m.Embed.Layout, "tie %v", tie)
+		_, err = m.Forward(m.NewState(), []int64{1, 2, 3}, nil)
+		require.NoError(t, err)
+		require.NoError(t, m.Close())
+	}
+}
