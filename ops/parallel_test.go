@@ -65,6 +65,31 @@ func TestForkRunsEachIndexOnce(t *testing.T) {
 	}
 }
 
+// A region does not wait for a worker that never starts (descheduled, or slow to wake): the caller runs
+// that worker's part itself, once. The pool here has workers that no goroutine serves.
+func TestRegionRunsPartsOfUnstartedWorkers(t *testing.T) {
+	for _, w := range []int{2, 3, 8} {
+		var p workerPool
+		for i := 1; i < w; i++ {
+			p.workers = append(p.workers, &worker{i: i, wake: make(chan struct{}, 1)})
+		}
+		counts := make([]atomic.Int32, w)
+		done := make(chan struct{})
+		go func() {
+			p.run(w, func(i int) { counts[i].Add(1) })
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("width %d: the region waited for workers that never started", w)
+		}
+		for i := range counts {
+			require.EqualValues(t, 1, counts[i].Load(), "width %d: index %d", w, i)
+		}
+	}
+}
+
 // Parallel covers [0, n) once, with and without enough work to split.
 func TestParallelRunsEachIndexOnce(t *testing.T) {
 	for _, tc := range []struct{ n, work int }{{0, 1 << 20}, {1, 1 << 20}, {7, 1 << 20}, {100, 1 << 20}, {100, 1}} {
