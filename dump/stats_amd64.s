@@ -6,7 +6,7 @@
 	VBROADCASTSS (SI), Y8; \
 	VMOVAPS      Y8, Y9; \
 	MOVL         $0x7f800000, AX; \
-	MOVL         AX, X10; \
+	VMOVD        AX, X10; \
 	VPBROADCASTD X10, Y10; \
 	VPXOR        Y11, Y11, Y11
 
@@ -23,7 +23,7 @@
 	VEXTRACTF128 $1, ya, xb; \
 	VADDPD       xb, xa, xa; \
 	VHADDPD      xa, xa, xa; \
-	MOVSD        xa, off(DI)
+	VMOVSD       xa, off(DI)
 
 #define MINMAX_STORE(minoff, maxoff) \
 	VEXTRACTF128 $1, Y8, X12; \
@@ -32,14 +32,14 @@
 	VMINPS       X12, X8, X8; \
 	VSHUFPS      $0xb1, X8, X8, X12; \
 	VMINPS       X12, X8, X8; \
-	MOVSS        X8, minoff(DI); \
+	VMOVSS       X8, minoff(DI); \
 	VEXTRACTF128 $1, Y9, X12; \
 	VMAXPS       X12, X9, X9; \
 	VSHUFPS      $0x4e, X9, X9, X12; \
 	VMAXPS       X12, X9, X9; \
 	VSHUFPS      $0xb1, X9, X9, X12; \
 	VMAXPS       X12, X9, X9; \
-	MOVSS        X9, maxoff(DI)
+	VMOVSS       X9, maxoff(DI)
 
 // func statsAVX2(p *float32, n int, k float64, out *statsAcc) (bad bool)
 // n is a positive multiple of 8. Accumulates, in float64 over two 4-lane registers each, Σx, Σx²,

@@ -26,9 +26,9 @@ type Watch struct {
 	KeepGoing bool
 
 	step  int
-	ints  []int                   // arena of the summaries' shapes
-	cur   map[string]ValueSummary // nodes of the current step
-	prev  map[string]ValueSummary // nodes of the previous step (for "<name>@prev" inputs)
+	ints  []int          // arena of the summaries' shapes
+	cur   []ValueSummary // nodes of the current step, in observation order (looked up only to explain)
+	prev  []ValueSummary // nodes of the previous step (for "<name>@prev" inputs)
 	first *NonFiniteError
 }
 
@@ -36,7 +36,7 @@ var _ runtime.Observer = (*Watch)(nil)
 
 // NewWatch returns a Watch in front of next.
 func NewWatch(next runtime.Observer) *Watch {
-	return &Watch{next: next, step: -1, cur: map[string]ValueSummary{}}
+	return &Watch{next: next, step: -1}
 }
 
 // ValueSummary is what Watch keeps of each node it saw recently.
@@ -132,20 +132,17 @@ func (w *Watch) Observe(n *runtime.Node, v runtime.Value) error {
 		nextErr = w.next.Observe(n, v)
 	}
 	if n.Step != w.step {
-		reuse := w.prev // the maps are reused: a step has hundreds of nodes
+		reuse := w.prev // the lists are reused: a step has hundreds of nodes
 		if n.Step == w.step+1 {
 			w.prev = w.cur
 		} else {
 			w.prev, reuse = nil, w.cur
 		}
-		if reuse == nil {
-			reuse = make(map[string]ValueSummary, len(w.cur))
-		}
-		clear(reuse)
-		w.cur, w.step = reuse, n.Step
+		clear(reuse) // drop the names and shapes
+		w.cur, w.step = reuse[:0], n.Step
 	}
 	s := summarize(n.Name, n.Step, arenaCopy(&w.ints, n.Shape), Tensor{Shape: n.Shape, F32: v.F32, I64: v.I64})
-	w.cur[n.Name] = s
+	w.cur = append(w.cur, s)
 	if s.NaN+s.Inf == 0 || w.first != nil {
 		return nextErr
 	}
@@ -171,12 +168,22 @@ func (w *Watch) explain(n *runtime.Node, s ValueSummary) *NonFiniteError {
 		if isPrev {
 			src = w.prev
 		}
-		is, ok := src[name]
+		is, ok := lookup(src, name)
 		r := InputReport{Input: in, Seen: ok, Summary: is}
 		r.Extreme = ok && (is.NaN+is.Inf > 0 || is.Abs >= limit)
 		e.Inputs = append(e.Inputs, r)
 	}
 	return e
+}
+
+// lookup returns the summary of the node called name in list, the last one if it was observed twice.
+func lookup(list []ValueSummary, name string) (ValueSummary, bool) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Name == name {
+			return list[i], true
+		}
+	}
+	return ValueSummary{}, false
 }
 
 // InputReport describes one input of the first non-finite node.
