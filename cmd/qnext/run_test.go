@@ -377,3 +377,15 @@ func TestRunRows4SameTokens(t *testing.T) {
 	assert.Equal(t, got[0], got[1])
 	assert.Len(t, strings.Split(got[0], ","), 6)
 }
+
+// The heap floor is there unless the user tuned the collector.
+func TestGCFloor(t *testing.T) {
+	for _, tc := range []struct {
+		gogc, memlimit string
+		want           int
+	}{{"", "", gcFloorBytes}, {"200", "", 0}, {"off", "", 0}, {"", "1GiB", 0}} {
+		t.Setenv("GOGC", tc.gogc)
+		t.Setenv("GOMEMLIMIT", tc.memlimit)
+		require.Len(t, gcFloor(), tc.want, "GOGC=%q GOMEMLIMIT=%q", tc.gogc, tc.memlimit)
+	}
+}
