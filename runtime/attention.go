@@ -141,12 +141,28 @@ func (p *pass) appendKV(i int, kr, vp []float32, nkv, D int) error {
 		if err := p.emitAsked(i, c.suffix, []int{nkv, P, D}, flat); err != nil {
 			return err
 		}
+		replaced := false
 		for j, hd := range c.heads {
-			copy(hd, flat[j*P*D:(j+1)*P*D])
+			if src := flat[j*P*D : (j+1)*P*D]; !sameBits(hd, src) {
+				copy(hd, src)
+				replaced = true
+			}
 		}
-		ls.tP = 0 // a replaced key cache: transpose it anew
+		if replaced && c.suffix == "self_attn.key_cache" {
+			ls.tP = 0 // a replaced key cache: transpose it anew
+		}
 	}
 	return nil
+}
+
+// sameBits reports whether a and b (of equal length) hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	for i, x := range a {
+		if math.Float32bits(x) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // transposedKeys brings ls.keysT up to the P keys of the cache (growing it to twice the columns
