@@ -2,16 +2,25 @@ package runtime
 
 import "sync/atomic"
 
-// arena hands out the float32 buffers of one decoder layer. Buffers come from one slab, bump-allocated
-// and zeroed like make's; reset takes them all back. A request that does not fit is served by make and
-// counted, and the next reset grows the slab by that much, so that after the first pass of a given
-// token count every buffer comes from resident memory: no page faults, no garbage for the collector
-// (a 128-token prefill of the bench model allocated ~300 MB per call before).
+// arena hands out the float32 buffers of one decoder layer from a list of slabs, bump-allocated and
+// zeroed like make's; reset takes them all back. A request that does not fit in what is left of the
+// current slab goes to the next one; past the last, a new slab is made, at least as large as all the
+// others together, so that a pass needs few. The floats past the last one handed out are never written,
+// so never faulted in. After the first pass of a given token count every buffer comes from resident
+// memory: no page faults, no garbage for the collector (a 128-token prefill of the bench model allocated
+// ~300 MB per call before the arena). The slabs a first call faults in for layer l serve layer l+2 (a
+// single slab regrown at reset faulted a first call's buffers in twice).
 type arena struct {
-	slab []float32
-	off  int // floats handed out from slab
-	over int // floats served by make since the last reset
+	slabs [][]float32
+	cur   int // the slab being handed out
+	off   int // floats handed out from slabs[cur]
+	base  int // floats in the slabs before cur
+	high  int // the most floats of the slabs ever in use (handed out or skipped), over all passes
+	made  int // slabs made since the last reset
 }
+
+// minSlab is the size of the first slab (floats).
+const minSlab = 1 << 14
 
 // alloc returns n zeroed floats that stay valid until the next reset.
 func (a *arena) alloc(n int) []float32 {
@@ -23,25 +32,25 @@ func (a *arena) alloc(n int) []float32 {
 // allocRaw is alloc without the zeroing, for a buffer the caller overwrites in full (ops.Linear's output):
 // it holds whatever an earlier layer left there.
 func (a *arena) allocRaw(n int) []float32 {
-	if a.off+n > len(a.slab) {
-		a.over += n
-		return make([]float32, n)
+	for a.cur < len(a.slabs) && a.off+n > len(a.slabs[a.cur]) {
+		a.base += len(a.slabs[a.cur])
+		a.cur, a.off = a.cur+1, 0
 	}
-	s := a.slab[a.off : a.off+n : a.off+n]
+	if a.cur == len(a.slabs) {
+		a.slabs = append(a.slabs, make([]float32, max(n, a.base, minSlab)))
+		a.made++
+	}
+	s := a.slabs[a.cur][a.off : a.off+n : a.off+n]
 	a.off += n
+	a.high = max(a.high, a.base+a.off)
 	return s
 }
 
-// reset takes every buffer back, growing the slab when the last pass did not fit in it.
-func (a *arena) reset() {
-	if a.over > 0 {
-		a.slab = make([]float32, a.off+a.over)
-	}
-	a.off, a.over = 0, 0
-}
+// reset takes every buffer back.
+func (a *arena) reset() { a.cur, a.off, a.base, a.made = 0, 0, 0, 0 }
 
-// size returns the slab's length in floats.
-func (a *arena) size() int { return len(a.slab) }
+// size returns the floats of the slabs that have been in use (at most what was faulted in).
+func (a *arena) size() int { return a.high }
 
 // scratch is the buffer space of one forward call: two arenas that alternate by layer, since layer l's
 // output is layer l+1's input (layer l+2 resets layer l's arena; its input by then is layer l+1's).

@@ -6,28 +6,54 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The arena hands out zeroed, non-overlapping buffers; what does not fit comes from make and grows the
-// slab at the next reset, after which the same requests fit.
+// The arena hands out zeroed, non-overlapping buffers; what does not fit makes a new slab, after which
+// the same requests fit: later passes make none.
 func TestArena(t *testing.T) {
-	var a arena
-	for round, want := range []struct{ slab, over int }{{0, 10}, {10, 0}, {10, 0}} {
-		a.reset()
-		require.Equal(t, want.slab, a.size(), "round %d: slab", round)
-		x, y := a.alloc(4), a.alloc(6)
-		require.Equal(t, want.over, a.over, "round %d: floats served by make", round)
-		for _, b := range [][]float32{x, y} {
-			for _, v := range b {
-				require.Zero(t, v, "round %d: buffer not zeroed", round)
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		made  []int // slabs made in passes 1, 2, 3
+	}{
+		{"small", []int{4, 6}, []int{1, 0, 0}},
+		{"one bigger than the first slab", []int{4, minSlab, 6}, []int{3, 0, 0}},
+		{"many", []int{minSlab / 2, minSlab / 2, minSlab / 2, 3 * minSlab, 7}, []int{4, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a arena
+			for pass, made := range tc.made {
+				a.reset()
+				var bufs [][]float32
+				for i, n := range tc.sizes {
+					b := a.alloc(n)
+					require.Len(t, b, n)
+					for _, v := range b {
+						require.Zero(t, v, "pass %d: buffer %d not zeroed", pass, i)
+					}
+					for j := range b {
+						b[j] = float32(i + 1)
+					}
+					bufs = append(bufs, b)
+				}
+				require.Equal(t, made, a.made, "pass %d: slabs made", pass)
+				for i, b := range bufs {
+					for _, v := range b {
+						require.Equal(t, float32(i+1), v, "pass %d: buffer %d overlaps another", pass, i)
+					}
+					require.Len(t, append(b, 9), len(b)+1)
+				}
+				for i, b := range bufs {
+					require.Equal(t, float32(i+1), b[0], "pass %d: an append wrote into buffer %d", pass, i)
+				}
+				used, total := 0, 0
+				for _, n := range tc.sizes {
+					used += n
+				}
+				for _, sl := range a.slabs {
+					total += len(sl)
+				}
+				require.GreaterOrEqual(t, a.size(), used, "pass %d: size below what was handed out", pass)
+				require.LessOrEqual(t, a.size(), total, "pass %d: size above the slabs", pass)
 			}
-		}
-		for i := range x {
-			x[i] = 1
-		}
-		for i := range y {
-			y[i] = 2
-		}
-		require.Equal(t, []float32{1, 1, 1, 1}, x, "round %d: buffers overlap", round)
-		require.Len(t, append(x, 9), 5, "append must not write into the next buffer")
-		require.Equal(t, float32(2), y[0], "round %d: append wrote into the next buffer", round)
+		})
 	}
 }
