@@ -11,6 +11,9 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/qnext/qnext/runtime"
 	"github.com/qnext/qnext/runtime/synth"
@@ -283,6 +286,28 @@ func TestTablesMarkNoMmap(t *testing.T) {
 		"| qnext | 1 | bench | F32 |", "| llama.cpp | 1 | bench | F32 |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tables lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// interleave runs every variant once per round; with Alternate, every other round in reverse order.
+func TestInterleaveOrder(t *testing.T) {
+	for _, tc := range []struct {
+		alternate bool
+		want      []int
+	}{
+		{false, []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}},
+		{true, []int{0, 1, 2, 0, 1, 2, 2, 1, 0, 0, 1, 2}},
+	} {
+		var got []int
+		v := func(i int) func() (time.Duration, error) {
+			return func() (time.Duration, error) { got = append(got, i); return time.Millisecond, nil }
+		}
+		ps, err := interleave(Reps{Warmup: 1, Min: 3, Alternate: tc.alternate}, 1, v(0), v(1), v(2))
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, "alternate %v", tc.alternate)
+		for i, p := range ps {
+			require.Len(t, p.Seconds, 3, "variant %d: timed rounds", i)
 		}
 	}
 }

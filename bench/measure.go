@@ -51,6 +51,9 @@ type Reps struct {
 	MinTime          time.Duration // keep going (up to Max rounds) until the timed rounds took this long
 	// Before, when set, runs before every run (warm-ups included), outside its timing and CPU time.
 	Before func()
+	// Alternate runs the variants in reverse order every other round, so that none always follows the
+	// same one (what one leaves behind, in caches or in the kernel's free pages, is shared out).
+	Alternate bool
 }
 
 // Observing makes the observer of one run (nil for none) and what to do after it, outside the timing.
@@ -148,7 +151,12 @@ func interleave(r Reps, tokens int, variants ...func() (time.Duration, error)) (
 	}
 	timed := time.Now()
 	for round := 0; round < max(r.Min, 1) || (time.Since(timed) < r.MinTime && round < max(r.Max, r.Min)); round++ {
-		for i, one := range variants {
+		for k := range variants {
+			i := k
+			if r.Alternate && round%2 == 1 {
+				i = len(variants) - 1 - k
+			}
+			one := variants[i]
 			if r.Before != nil {
 				r.Before()
 			}

@@ -354,8 +354,14 @@ func instrument(ctx context.Context, f runFlags, name, dtype string) (bench.Inst
 		run := []string{f.qnextBin, "run", "--model", dir, "--ids", joined, "--max-tokens", strconv.Itoa(f.instrDecode + 1), "--temperature", "0"}
 		dmp := []string{f.qnextBin, "dump", "--model", dir, "--ids", joined, "--decode-steps", strconv.Itoa(f.instrDecode)}
 		logf("instrumentation on tiny: `qnext run` vs `qnext dump` as processes, dumps under %s", dirs[len(dirs)-1])
+		// A process takes ~25–40 ms and varies by ±5 ms on this VM: hundreds of alternating rounds make
+		// the medians good to ~1 %.
+		creps := bench.Reps{Warmup: 3, Min: max(f.reps, 7), Max: 1000, MinTime: 20 * time.Second, Alternate: true}
+		if f.quick {
+			creps.MinTime = 3 * time.Second
+		}
 		var c bench.Commands
-		if c, err = bench.MeasureCommands(reps, run, dmp, dirs[len(dirs)-1]); err == nil {
+		if c, err = bench.MeasureCommands(creps, run, dmp, dirs[len(dirs)-1]); err == nil {
 			in.Commands = &c
 			logf("  %.2f ms vs %.2f ms: %.2f×", 1e3*c.RunP.Median, 1e3*c.DumpP.Median, c.Ratio)
 		}
