@@ -6,7 +6,8 @@ import "sync/atomic"
 // zeroed like make's; reset takes them all back. A request that does not fit in what is left of the
 // current slab goes to the next one; past the last, a new slab is made, at least as large as all the
 // others together, so that a pass needs few. The floats past the last one handed out are never written,
-// so never faulted in. After the first pass of a given token count every buffer comes from resident
+// so never faulted in (unless make had to zero the slab: memory the collector freed), and the slabs hold
+// at most about twice what a pass uses. After the first pass of a given token count every buffer comes from resident
 // memory: no page faults, no garbage for the collector (a 128-token prefill of the bench model allocated
 // ~300 MB per call before the arena). The slabs a first call faults in for layer l serve layer l+2 (a
 // single slab regrown at reset faulted a first call's buffers in twice).
