@@ -558,3 +558,26 @@ func TestNPZZip64(t *testing.T) {
 		require.Equal(t, fmt.Sprint(len(twoSteps())/2+map[string]int{"step0.npz": 0, "step1.npz": 1}[f]), strings.TrimSpace(string(out)))
 	}
 }
+
+// A node whose op or inputs differ between steps gets its own manifest line each time (a line's parts
+// are encoded once per node name and reused only while they still fit), in both layouts.
+func TestRecorderLinePartsFollowTheNode(t *testing.T) {
+	ev := []event{
+		f32Node(0, "x", "linear", []int{1}, []string{"a"}, 1),
+		f32Node(1, "x", "linear", []int{1}, []string{"a"}, 2),
+		f32Node(2, "x", "rmsnorm", []int{1}, []string{"a", "b@prev"}, 3),
+		f32Node(3, "x", "rmsnorm", []int{1}, nil, 4),
+	}
+	for _, l := range []Layout{LayoutFiles, LayoutNPZ} {
+		m := record(t, t.TempDir(), l, ev)
+		require.Len(t, m.Nodes, len(ev))
+		for i, e := range m.Nodes {
+			want := ev[i].node
+			require.Equal(t, want.Op, e.Op, "%v step %d: op", l, e.Step)
+			require.Equal(t, len(want.Inputs), len(e.Inputs), "%v step %d: inputs", l, e.Step)
+			for k := range want.Inputs {
+				require.Equal(t, want.Inputs[k], e.Inputs[k], "%v step %d: input %d", l, e.Step, k)
+			}
+		}
+	}
+}

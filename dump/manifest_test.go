@@ -166,8 +166,11 @@ func TestManifestJSON(t *testing.T) {
 	}
 	for i := range entries {
 		e := entries[i]
-		got, err := appendEntryLine(nil, &e)
+		got, err := appendEntryLine(nil, &e, nil)
 		testx.Must(t, err)
+		withParts, err := appendEntryLine(nil, &e, entryParts(&e))
+		testx.Must(t, err)
+		testx.Equal(t, string(withParts), string(got), "node line from its parts")
 		if e.Inputs == nil {
 			e.Inputs = []string{}
 		}
@@ -176,7 +179,7 @@ func TestManifestJSON(t *testing.T) {
 		testx.Equal(t, string(got), "  "+string(respace(nil, raw)), "node line")
 	}
 	bad := Entry{Name: "x", Stats: Stats{Mean: math.NaN()}}
-	_, err := appendEntryLine(nil, &bad)
+	_, err := appendEntryLine(nil, &bad, nil)
 	testx.WantErr(t, err, "node x (step 0): non-finite statistic")
 
 	dir := t.TempDir()

@@ -86,6 +86,7 @@ type nodeKey struct {
 type nodeInfo struct {
 	member string
 	steps  []uint64
+	parts  *lineParts // its manifest line's parts that do not change between steps
 }
 
 func (in *nodeInfo) written(step int) bool {
@@ -287,7 +288,11 @@ func (r *Recorder) write(n *runtime.Node, v runtime.Value) error {
 		Inputs: arenaCopy(&r.strs, n.Inputs),
 	})
 	r.nents++
-	return r.queue(writeJob{e: &(*c)[len(*c)-1]}, v)
+	e := &(*c)[len(*c)-1]
+	if info.parts == nil || !info.parts.fits(e) {
+		info.parts = entryParts(e)
+	}
+	return r.queue(writeJob{e: e, parts: info.parts}, v)
 }
 
 // queue copies v into the current batch and hands the batch to the writer when the step changes or it

@@ -17,6 +17,7 @@ type batch struct {
 // arena when isInt, else in its f32 arena.
 type writeJob struct {
 	e      *Entry
+	parts  *lineParts // e's manifest line parts (never rewritten once made)
 	isInt  bool
 	off, n int
 }
@@ -64,7 +65,7 @@ func (r *Recorder) writer() {
 				}
 				e := *j.e // the line is encoded from a copy: Stats of *j.e are set under stMu below
 				e.Stats = StatsOf(t)
-				if err := r.ms.add(&e); err != nil {
+				if err := r.ms.add(&e, j.parts); err != nil {
 					r.fail(fmt.Errorf("dump: %w", err))
 					break
 				}
