@@ -3,6 +3,7 @@ package compare
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/qnext/qnext/dump"
 )
@@ -16,19 +17,22 @@ type aliasRule struct {
 	denseOnly bool
 }
 
-// aliasRules is the single alias table of the compare engine; keep it equal to docs/nodes.md.
-var aliasRules = []aliasRule{
-	{regexp.MustCompile(`^model\.layers\.(\d+)\.linear_attn$`), "model.layers.$1.linear_attn.out_proj", false},
-	{regexp.MustCompile(`^model\.layers\.(\d+)\.self_attn$`), "model.layers.$1.self_attn.o_proj", false},
-	{regexp.MustCompile(`^model\.layers\.(\d+)\.mlp$`), "model.layers.$1.mlp.down_proj", true},
-	{regexp.MustCompile(`^model\.layers\.(\d+)\.mlp\.shared_expert\.down_proj$`), "model.layers.$1.mlp.shared_expert", false},
-}
+// aliasRules is the single alias table of the compare engine; keep it equal to docs/nodes.md. Compiled on
+// first use (not at start-up of every command).
+var aliasRules = sync.OnceValue(func() []aliasRule {
+	return []aliasRule{
+		{regexp.MustCompile(`^model\.layers\.(\d+)\.linear_attn$`), "model.layers.$1.linear_attn.out_proj", false},
+		{regexp.MustCompile(`^model\.layers\.(\d+)\.self_attn$`), "model.layers.$1.self_attn.o_proj", false},
+		{regexp.MustCompile(`^model\.layers\.(\d+)\.mlp$`), "model.layers.$1.mlp.down_proj", true},
+		{regexp.MustCompile(`^model\.layers\.(\d+)\.mlp\.shared_expert\.down_proj$`), "model.layers.$1.mlp.shared_expert", false},
+	}
+})
 
 // Canonical returns the canonical name of name. moe reports whether a decoder layer has a sparse MoE
 // block; it decides the dense-only rule. A "@prev" suffix is kept.
 func Canonical(name string, moe func(layer int) bool) string {
 	base, prev := strings.CutSuffix(name, "@prev")
-	for _, r := range aliasRules {
+	for _, r := range aliasRules() {
 		if !r.re.MatchString(base) {
 			continue
 		}

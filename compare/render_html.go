@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 )
 
 // FormatHTML is a self-contained page (no scripts, no external files): for CI artifacts and bug reports.
@@ -29,7 +30,9 @@ type htmlRow struct {
 	Cells []string
 }
 
-var htmlTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// htmlTmpl is the page, parsed on first use (not at start-up of every command).
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>qnext compare: {{.R.Verdict.Summary}}</title>
 <style>
 body{font-family:sans-serif;margin:1.5em;color:#222}
@@ -62,6 +65,7 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
 {{if .R.Warnings}}<h2>Warnings</h2><ul>{{range .R.Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>
 `))
+})
 
 // renderHTML writes r as one HTML page showing the rows selected by v.
 func renderHTML(w io.Writer, r *Report, v View) error {
@@ -102,7 +106,7 @@ func renderHTML(w io.Writer, r *Report, v View) error {
 		return err
 	}
 	p.Plot = template.HTML(plot.String()) // WritePlot escapes the text it draws
-	return htmlTmpl.Execute(w, p)
+	return htmlTmpl().Execute(w, p)
 }
 
 // axisBars draws the per-index rel-L2 of one axis of the first divergence as bars on a log scale, with the

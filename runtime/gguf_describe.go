@@ -87,7 +87,7 @@ func checkedMean(t *gguf.Tensor) (float64, bool) {
 // check returns the finding on the 1-D tensor name whose values average mean ("" when none).
 func check(name string, mean float64) string {
 	rest := name
-	if m := blkName.FindStringSubmatch(name); m != nil {
+	if m := blkName().FindStringSubmatch(name); m != nil {
 		rest = m[2]
 	}
 	_, plusOne := ggufLayerPlusOne[rest]

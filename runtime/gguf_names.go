@@ -2,13 +2,14 @@ package runtime
 
 import (
 	"regexp"
+	"sync"
 )
 
 // The names of a qwen3next GGUF file's tensors and their Hugging Face counterparts (docs/gguf.md; the
 // table of qwen3next-arch.md §7.1 read backwards).
 
-// blkName splits "blk.<N>.<rest>".
-var blkName = regexp.MustCompile(`^blk\.(\d+)\.(.+)$`)
+// blkName splits "blk.<N>.<rest>" (compiled on first use, like the other patterns: not at start-up).
+var blkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^blk\.(\d+)\.(.+)$`) })
 
 // ggufModelRenames maps the model-level GGUF names taken as they are to HF names.
 var ggufModelRenames = map[string]string{
@@ -62,7 +63,7 @@ func (s *ggufSource) sourceName(hf string) string {
 			return g
 		}
 	}
-	m := hfLayerName.FindStringSubmatch(hf)
+	m := hfLayerName().FindStringSubmatch(hf)
 	if m == nil {
 		return ""
 	}
@@ -83,7 +84,7 @@ func (s *ggufSource) sourceName(hf string) string {
 	if rest == "linear_attn.A_log" {
 		return blk + "ssm_a"
 	}
-	if e := hfExpertName.FindStringSubmatch(rest); e != nil {
+	if e := hfExpertName().FindStringSubmatch(rest); e != nil {
 		for g, proj := range ggufExperts {
 			if proj == e[2] {
 				return blk + g + "[" + e[1] + "]"
@@ -95,6 +96,6 @@ func (s *ggufSource) sourceName(hf string) string {
 
 // hfLayerName splits "model.layers.<N>.<rest>", hfExpertName "mlp.experts.<E>.<proj>.weight".
 var (
-	hfLayerName  = regexp.MustCompile(`^model\.layers\.(\d+)\.(.+)$`)
-	hfExpertName = regexp.MustCompile(`^mlp\.experts\.(\d+)\.(\w+)\.weight$`)
+	hfLayerName  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^model\.layers\.(\d+)\.(.+)$`) })
+	hfExpertName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^mlp\.experts\.(\d+)\.(\w+)\.weight$`) })
 )

@@ -69,7 +69,7 @@ func (s *ggufSource) bind(cfg *Config) error {
 		if err != nil {
 			return err
 		}
-		m := blkName.FindStringSubmatch(t.Name)
+		m := blkName().FindStringSubmatch(t.Name)
 		if m == nil {
 			if err := s.addModel(t, dt); err != nil {
 				return err
