@@ -395,7 +395,6 @@ func (r *Recorder) Close() error {
 		r.ms.abort()
 		return fmt.Errorf("dump: internal error: %d entries, %d written", r.nents, r.written)
 	}
-	r.m.Nodes = r.entries()
 	sort.SliceStable(r.m.Steps, func(i, j int) bool { return r.m.Steps[i].Step < r.m.Steps[j].Step })
 	tail, err := manifestTail(&r.m, r.ms.n > 0)
 	if err != nil {
