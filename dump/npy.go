@@ -349,7 +349,7 @@ func readNPYHeader(r io.Reader) (descr string, shape []int, err error) {
 		return "", nil, fmt.Errorf("not an NPY file: %w", err)
 	}
 	if rd.Header.Descr.Fortran {
-		return "", nil, errors.New("Fortran-order arrays are not supported (save with C order)")
+		return "", nil, errors.New("arrays in Fortran order are not supported (save with C order)")
 	}
 	descr = strings.Trim(rd.Header.Descr.Type, `'"`)
 	return descr, append([]int{}, rd.Header.Descr.Shape...), nil

@@ -151,7 +151,7 @@ func TestReadNPYRejects(t *testing.T) {
 		payload    []byte
 		want       string
 	}{
-		{"fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", sixteen, "Fortran-order"},
+		{"fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", sixteen, "in Fortran order"},
 		{"u1", "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", sixteen[:4], "dtype |u1 not supported"},
 		{"bigendian", "{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }", sixteen, "dtype >f4 not supported"},
 		{"truncated", "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", sixteen, "truncated: 16 data bytes, shape needs 20"},
