@@ -12,31 +12,22 @@ GLOBL rows4mask<>(SB), RODATA, $4
 
 // func gemvBF16R4(x *float32, w unsafe.Pointer, k int, y *float32, groups int)
 // y[4g+i] += Σ_{c<k} x[c]·W[4g+i, c] for g < groups (≥ 1), i < 4, over groups of a Rows4 matrix with k
-// columns (a positive multiple of 16) starting at w, one after the other. Per row and block of 16 columns,
-// the products of columns 0–7, then of 8–15, accumulate lane by lane in one register (the order of
-// lin4R4BF16); the lanes are then added pairwise. Groups are read two at a time, each pass streaming
-// both (with one group a pass, the reads stayed near 0.9 of a plain sum's rate); x is loaded once per
-// block for the eight rows. The lines 1024 bytes ahead of each are prefetched (into L2). An odd last
-// group is read alone, in the same order. A block: columns 0–7 in the even words (widened by VPSLLD $16), 8–15 in the odd ones (VPAND 0xffff0000).
+// columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of
+// columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over
+// the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the
+// four rows. The lines 1024 bytes ahead are prefetched (into L2).
+// A block: columns 0–7 in the even words (widened by VPSLLD $16), 8–15 in the odd ones (VPAND 0xffff0000).
 TEXT ·gemvBF16R4(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), BX
 	MOVQ k+16(FP), CX
 	MOVQ y+24(FP), DI
 	MOVQ groups+32(FP), R11
-	MOVQ CX, R10
-	SHLQ $3, R10 // a group's bytes: 4 rows × k × 2
 	SHRQ $4, CX
-	MOVQ R11, R12
-	ANDQ $1, R12 // an odd last group
-	SHRQ $1, R11 // pairs
 	VPBROADCASTD rows4mask<>(SB), Y15
-	TESTQ R11, R11
-	JZ gemvBF16R4_single
-gemvBF16R4_pair:
+gemvBF16R4_group:
 	MOVQ SI, AX
 	MOVQ CX, R9
-	LEAQ (BX)(R10*1), R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -45,125 +36,51 @@ gemvBF16R4_pair:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-gemvBF16R4_pblock:
+gemvBF16R4_block:
 	PREFETCHT1 1024(BX)
 	PREFETCHT1 1088(BX)
-	PREFETCHT1 1024(R8)
-	PREFETCHT1 1088(R8)
 	VMOVUPS 0(AX), Y10
 	VMOVUPS 32(AX), Y11
 	VMOVDQU 0(BX), Y8
 	VPSLLD $16, Y8, Y9
 	VPAND Y15, Y8, Y8
 	VFMADD231PS Y10, Y9, Y0
-	VFMADD231PS Y11, Y8, Y0
+	VFMADD231PS Y11, Y8, Y1
 	VMOVDQU 32(BX), Y12
 	VPSLLD $16, Y12, Y13
 	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y1
-	VFMADD231PS Y11, Y12, Y1
-	VMOVDQU 64(BX), Y8
-	VPSLLD $16, Y8, Y9
-	VPAND Y15, Y8, Y8
-	VFMADD231PS Y10, Y9, Y2
-	VFMADD231PS Y11, Y8, Y2
-	VMOVDQU 96(BX), Y12
-	VPSLLD $16, Y12, Y13
-	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y3
+	VFMADD231PS Y10, Y13, Y2
 	VFMADD231PS Y11, Y12, Y3
-	VMOVDQU 0(R8), Y8
+	VMOVDQU 64(BX), Y8
 	VPSLLD $16, Y8, Y9
 	VPAND Y15, Y8, Y8
 	VFMADD231PS Y10, Y9, Y4
-	VFMADD231PS Y11, Y8, Y4
-	VMOVDQU 32(R8), Y12
-	VPSLLD $16, Y12, Y13
-	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y5
-	VFMADD231PS Y11, Y12, Y5
-	VMOVDQU 64(R8), Y8
-	VPSLLD $16, Y8, Y9
-	VPAND Y15, Y8, Y8
-	VFMADD231PS Y10, Y9, Y6
-	VFMADD231PS Y11, Y8, Y6
-	VMOVDQU 96(R8), Y12
-	VPSLLD $16, Y12, Y13
-	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y7
-	VFMADD231PS Y11, Y12, Y7
-	ADDQ $64, AX
-	ADDQ $128, BX
-	ADDQ $128, R8
-	DECQ R9
-	JNZ gemvBF16R4_pblock
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
-	VHADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VMOVUPS 0(DI), X14
-	VADDPS X14, X0, X0
-	VMOVUPS X0, 0(DI)
-	VHADDPS Y5, Y4, Y4
-	VHADDPS Y7, Y6, Y6
-	VHADDPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4
-	VMOVUPS 16(DI), X14
-	VADDPS X14, X4, X4
-	VMOVUPS X4, 16(DI)
-	ADDQ $32, DI
-	MOVQ R8, BX // the next pair starts after the second group
-	DECQ R11
-	JNZ gemvBF16R4_pair
-gemvBF16R4_single:
-	TESTQ R12, R12
-	JZ gemvBF16R4_done
-	MOVQ SI, AX
-	MOVQ CX, R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-gemvBF16R4_sblock:
-	PREFETCHT1 1024(BX)
-	PREFETCHT1 1088(BX)
-	VMOVUPS 0(AX), Y10
-	VMOVUPS 32(AX), Y11
-	VMOVDQU 0(BX), Y8
-	VPSLLD $16, Y8, Y9
-	VPAND Y15, Y8, Y8
-	VFMADD231PS Y10, Y9, Y0
-	VFMADD231PS Y11, Y8, Y0
-	VMOVDQU 32(BX), Y12
-	VPSLLD $16, Y12, Y13
-	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y1
-	VFMADD231PS Y11, Y12, Y1
-	VMOVDQU 64(BX), Y8
-	VPSLLD $16, Y8, Y9
-	VPAND Y15, Y8, Y8
-	VFMADD231PS Y10, Y9, Y2
-	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y11, Y8, Y5
 	VMOVDQU 96(BX), Y12
 	VPSLLD $16, Y12, Y13
 	VPAND Y15, Y12, Y12
-	VFMADD231PS Y10, Y13, Y3
-	VFMADD231PS Y11, Y12, Y3
+	VFMADD231PS Y10, Y13, Y6
+	VFMADD231PS Y11, Y12, Y7
 	ADDQ $64, AX
 	ADDQ $128, BX
 	DECQ R9
-	JNZ gemvBF16R4_sblock
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
+	JNZ gemvBF16R4_block
+	// rows 0..3: (lo + hi) per row, then the lanes of each 128-bit half pairwise, then the halves
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y5, Y4, Y4
+	VADDPS Y7, Y6, Y6
 	VHADDPS Y2, Y0, Y0
+	VHADDPS Y6, Y4, Y4
+	VHADDPS Y4, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VADDPS X1, X0, X0
-	VMOVUPS 0(DI), X14
-	VADDPS X14, X0, X0
-	VMOVUPS X0, 0(DI)
-gemvBF16R4_done:
+	VMOVUPS (DI), X2
+	VADDPS X2, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	DECQ R11
+	JNZ gemvBF16R4_group
 	VZEROUPPER
 	RET
 
@@ -385,30 +302,21 @@ toRows4BF16_block:
 
 // func gemvF16R4(x *float32, w unsafe.Pointer, k int, y *float32, groups int)
 // y[4g+i] += Σ_{c<k} x[c]·W[4g+i, c] for g < groups (≥ 1), i < 4, over groups of a Rows4 matrix with k
-// columns (a positive multiple of 16) starting at w, one after the other. Per row and block of 16 columns,
-// the products of columns 0–7, then of 8–15, accumulate lane by lane in one register (the order of
-// lin4R4F16); the lanes are then added pairwise. Groups are read two at a time, each pass streaming
-// both (with one group a pass, the reads stayed near 0.9 of a plain sum's rate); x is loaded once per
-// block for the eight rows. The lines 1024 bytes ahead of each are prefetched (into L2). An odd last
-// group is read alone, in the same order. A block: columns 0–15 in order (two VCVTPH2PS).
+// columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of
+// columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over
+// the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the
+// four rows. The lines 1024 bytes ahead are prefetched (into L2).
+// A block: columns 0–15 in order (two VCVTPH2PS).
 TEXT ·gemvF16R4(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ w+8(FP), BX
 	MOVQ k+16(FP), CX
 	MOVQ y+24(FP), DI
 	MOVQ groups+32(FP), R11
-	MOVQ CX, R10
-	SHLQ $3, R10 // a group's bytes: 4 rows × k × 2
 	SHRQ $4, CX
-	MOVQ R11, R12
-	ANDQ $1, R12 // an odd last group
-	SHRQ $1, R11 // pairs
-	TESTQ R11, R11
-	JZ gemvF16R4_single
-gemvF16R4_pair:
+gemvF16R4_group:
 	MOVQ SI, AX
 	MOVQ CX, R9
-	LEAQ (BX)(R10*1), R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -417,113 +325,47 @@ gemvF16R4_pair:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-gemvF16R4_pblock:
+gemvF16R4_block:
 	PREFETCHT1 1024(BX)
 	PREFETCHT1 1088(BX)
-	PREFETCHT1 1024(R8)
-	PREFETCHT1 1088(R8)
 	VMOVUPS 0(AX), Y10
 	VMOVUPS 32(AX), Y11
 	VCVTPH2PS 0(BX), Y9
 	VCVTPH2PS 16(BX), Y8
 	VFMADD231PS Y10, Y9, Y0
-	VFMADD231PS Y11, Y8, Y0
+	VFMADD231PS Y11, Y8, Y1
 	VCVTPH2PS 32(BX), Y13
 	VCVTPH2PS 48(BX), Y12
-	VFMADD231PS Y10, Y13, Y1
-	VFMADD231PS Y11, Y12, Y1
+	VFMADD231PS Y10, Y13, Y2
+	VFMADD231PS Y11, Y12, Y3
 	VCVTPH2PS 64(BX), Y9
 	VCVTPH2PS 80(BX), Y8
-	VFMADD231PS Y10, Y9, Y2
-	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y10, Y9, Y4
+	VFMADD231PS Y11, Y8, Y5
 	VCVTPH2PS 96(BX), Y13
 	VCVTPH2PS 112(BX), Y12
-	VFMADD231PS Y10, Y13, Y3
-	VFMADD231PS Y11, Y12, Y3
-	VCVTPH2PS 0(R8), Y9
-	VCVTPH2PS 16(R8), Y8
-	VFMADD231PS Y10, Y9, Y4
-	VFMADD231PS Y11, Y8, Y4
-	VCVTPH2PS 32(R8), Y13
-	VCVTPH2PS 48(R8), Y12
-	VFMADD231PS Y10, Y13, Y5
-	VFMADD231PS Y11, Y12, Y5
-	VCVTPH2PS 64(R8), Y9
-	VCVTPH2PS 80(R8), Y8
-	VFMADD231PS Y10, Y9, Y6
-	VFMADD231PS Y11, Y8, Y6
-	VCVTPH2PS 96(R8), Y13
-	VCVTPH2PS 112(R8), Y12
-	VFMADD231PS Y10, Y13, Y7
+	VFMADD231PS Y10, Y13, Y6
 	VFMADD231PS Y11, Y12, Y7
 	ADDQ $64, AX
 	ADDQ $128, BX
-	ADDQ $128, R8
 	DECQ R9
-	JNZ gemvF16R4_pblock
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
+	JNZ gemvF16R4_block
+	// rows 0..3: (lo + hi) per row, then the lanes of each 128-bit half pairwise, then the halves
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y5, Y4, Y4
+	VADDPS Y7, Y6, Y6
 	VHADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VMOVUPS 0(DI), X14
-	VADDPS X14, X0, X0
-	VMOVUPS X0, 0(DI)
-	VHADDPS Y5, Y4, Y4
-	VHADDPS Y7, Y6, Y6
 	VHADDPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4
-	VMOVUPS 16(DI), X14
-	VADDPS X14, X4, X4
-	VMOVUPS X4, 16(DI)
-	ADDQ $32, DI
-	MOVQ R8, BX // the next pair starts after the second group
-	DECQ R11
-	JNZ gemvF16R4_pair
-gemvF16R4_single:
-	TESTQ R12, R12
-	JZ gemvF16R4_done
-	MOVQ SI, AX
-	MOVQ CX, R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-gemvF16R4_sblock:
-	PREFETCHT1 1024(BX)
-	PREFETCHT1 1088(BX)
-	VMOVUPS 0(AX), Y10
-	VMOVUPS 32(AX), Y11
-	VCVTPH2PS 0(BX), Y9
-	VCVTPH2PS 16(BX), Y8
-	VFMADD231PS Y10, Y9, Y0
-	VFMADD231PS Y11, Y8, Y0
-	VCVTPH2PS 32(BX), Y13
-	VCVTPH2PS 48(BX), Y12
-	VFMADD231PS Y10, Y13, Y1
-	VFMADD231PS Y11, Y12, Y1
-	VCVTPH2PS 64(BX), Y9
-	VCVTPH2PS 80(BX), Y8
-	VFMADD231PS Y10, Y9, Y2
-	VFMADD231PS Y11, Y8, Y2
-	VCVTPH2PS 96(BX), Y13
-	VCVTPH2PS 112(BX), Y12
-	VFMADD231PS Y10, Y13, Y3
-	VFMADD231PS Y11, Y12, Y3
-	ADDQ $64, AX
-	ADDQ $128, BX
-	DECQ R9
-	JNZ gemvF16R4_sblock
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
-	VHADDPS Y2, Y0, Y0
+	VHADDPS Y4, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VADDPS X1, X0, X0
-	VMOVUPS 0(DI), X14
-	VADDPS X14, X0, X0
-	VMOVUPS X0, 0(DI)
-gemvF16R4_done:
+	VMOVUPS (DI), X2
+	VADDPS X2, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	DECQ R11
+	JNZ gemvF16R4_group
 	VZEROUPPER
 	RET
 

@@ -61,108 +61,61 @@ func loadMask(dt dtype) {
 	}
 }
 
-// gemv writes gemv<D>R4: T = 1, two groups at a time (two streams: one group per pass read at ~0.9 of a
-// plain sum's rate, two at ~0.97–1.0), one accumulator per row.
+// gemv writes gemv<D>R4: T = 1, the groups one after the other, two accumulators per row.
 func gemv(dt dtype) {
 	name := "gemv" + dt.name + "R4"
 	begin(name, "x *float32, w unsafe.Pointer, k int, y *float32, groups int", "$0-40",
 		"y[4g+i] += Σ_{c<k} x[c]·W[4g+i, c] for g < groups (≥ 1), i < 4, over groups of a Rows4 matrix with k",
-		"columns (a positive multiple of 16) starting at w, one after the other. Per row and block of 16 columns,",
-		"the products of columns 0–7, then of 8–15, accumulate lane by lane in one register (the order of",
-		"lin4R4"+dt.name+"); the lanes are then added pairwise. Groups are read two at a time, each pass streaming",
-		"both (with one group a pass, the reads stayed near 0.9 of a plain sum's rate); x is loaded once per",
-		"block for the eight rows. The lines 1024 bytes ahead of each are prefetched (into L2). An odd last",
-		"group is read alone, in the same order. A block: "+dt.blockDoc+".")
+		"columns (a positive multiple of 16) starting at w, one after the other. Per row, the products of",
+		"columns 16b+m (m < 8) accumulate lane by lane in one register and those of 16b+8+m in another, over",
+		"the blocks b in order; the two are added, then the lanes pairwise. x is loaded once per block for the",
+		"four rows. The lines 1024 bytes ahead are prefetched (into L2).",
+		"A block: "+dt.blockDoc+".")
 	p("MOVQ x+0(FP), SI")
 	p("MOVQ w+8(FP), BX")
 	p("MOVQ k+16(FP), CX")
 	p("MOVQ y+24(FP), DI")
 	p("MOVQ groups+32(FP), R11")
-	p("MOVQ CX, R10")
-	p("SHLQ $3, R10 // a group's bytes: 4 rows × k × 2")
 	p("SHRQ $4, CX")
-	p("MOVQ R11, R12")
-	p("ANDQ $1, R12 // an odd last group")
-	p("SHRQ $1, R11 // pairs")
 	loadMask(dt)
-	p("TESTQ R11, R11")
-	p("JZ %s_single", name)
-	label(name + "_pair")
+	label(name + "_group")
 	p("MOVQ SI, AX")
 	p("MOVQ CX, R9")
-	p("LEAQ (BX)(R10*1), R8")
 	for i := 0; i < 8; i++ {
 		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
-	label(name + "_pblock")
-	for _, base := range []string{"BX", "R8"} {
-		p("PREFETCHT1 1024(%s)", base)
-		p("PREFETCHT1 1088(%s)", base)
-	}
-	p("VMOVUPS 0(AX), Y10")
-	p("VMOVUPS 32(AX), Y11")
-	for g, base := range []string{"BX", "R8"} {
-		rowsOfGroup(dt, base, 4*g)
-	}
-	p("ADDQ $64, AX")
-	p("ADDQ $128, BX")
-	p("ADDQ $128, R8")
-	p("DECQ R9")
-	p("JNZ %s_pblock", name)
-	storeRows(0, 0)
-	storeRows(4, 16)
-	p("ADDQ $32, DI")
-	p("MOVQ R8, BX // the next pair starts after the second group")
-	p("DECQ R11")
-	p("JNZ %s_pair", name)
-	label(name + "_single")
-	p("TESTQ R12, R12")
-	p("JZ %s_done", name)
-	p("MOVQ SI, AX")
-	p("MOVQ CX, R9")
-	for i := 0; i < 4; i++ {
-		p("VXORPS Y%d, Y%d, Y%d", i, i, i)
-	}
-	label(name + "_sblock")
+	label(name + "_block")
 	p("PREFETCHT1 1024(BX)")
 	p("PREFETCHT1 1088(BX)")
 	p("VMOVUPS 0(AX), Y10")
 	p("VMOVUPS 32(AX), Y11")
-	rowsOfGroup(dt, "BX", 0)
+	for r := 0; r < 4; r++ {
+		lo, hi := []string{"Y9", "Y13"}[r%2], []string{"Y8", "Y12"}[r%2]
+		dt.widen(32*r, "BX", lo, hi, hi)
+		p("VFMADD231PS Y10, %s, Y%d", lo, 2*r)
+		p("VFMADD231PS Y11, %s, Y%d", hi, 2*r+1)
+	}
 	p("ADDQ $64, AX")
 	p("ADDQ $128, BX")
 	p("DECQ R9")
-	p("JNZ %s_sblock", name)
-	storeRows(0, 0)
-	label(name + "_done")
+	p("JNZ %s_block", name)
+	p("// rows 0..3: (lo + hi) per row, then the lanes of each 128-bit half pairwise, then the halves")
+	for r := 0; r < 4; r++ {
+		p("VADDPS Y%d, Y%d, Y%d", 2*r+1, 2*r, 2*r)
+	}
+	p("VHADDPS Y2, Y0, Y0")
+	p("VHADDPS Y6, Y4, Y4")
+	p("VHADDPS Y4, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVUPS (DI), X2")
+	p("VADDPS X2, X0, X0")
+	p("VMOVUPS X0, (DI)")
+	p("ADDQ $16, DI")
+	p("DECQ R11")
+	p("JNZ %s_group", name)
 	p("VZEROUPPER")
 	p("RET")
-}
-
-// rowsOfGroup accumulates one block of the group at base into Y<acc>…Y<acc+3>, one register per row:
-// columns 0–7 (x in Y10), then 8–15 (x in Y11).
-func rowsOfGroup(dt dtype, base string, acc int) {
-	for r := 0; r < 4; r++ {
-		lo, hi := []string{"Y9", "Y13"}[r%2], []string{"Y8", "Y12"}[r%2]
-		dt.widen(32*r, base, lo, hi, hi)
-		p("VFMADD231PS Y10, %s, Y%d", lo, acc+r)
-		p("VFMADD231PS Y11, %s, Y%d", hi, acc+r)
-	}
-}
-
-// storeRows adds the four accumulators Y<acc>…Y<acc+3> (one row each: lanes pairwise, then the halves) to
-// the floats at off(DI).
-func storeRows(acc, off int) {
-	y := func(i int) string { return fmt.Sprintf("Y%d", acc+i) }
-	x := func(i int) string { return fmt.Sprintf("X%d", acc+i) }
-	p("VHADDPS %s, %s, %s", y(1), y(0), y(0))
-	p("VHADDPS %s, %s, %s", y(3), y(2), y(2))
-	p("VHADDPS %s, %s, %s", y(2), y(0), y(0))
-	p("VEXTRACTF128 $1, %s, %s", y(0), x(1))
-	p("VADDPS %s, %s, %s", x(1), x(0), x(0))
-	p("VMOVUPS %d(DI), X14", off)
-	p("VADDPS X14, %s, %s", x(0), x(0))
-	p("VMOVUPS %s, %d(DI)", x(0), off)
 }
 
 // lin4 writes lin4R4<D>: ≤ 3 tokens × one group, one accumulator per token and row.
