@@ -35,11 +35,7 @@ func ConvStepSiLU(y, act, x, state, w []float32, C, K int) {
 	blocks := (C + 7) / 8
 	parallelForWork(blocks, C*(K+siluWork), func(lo, hi int) {
 		a, b := lo*8, min(hi*8, C)
-		if K == 4 {
-			conv4Step(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a)
-		} else {
-			convStep(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a, K)
-		}
+		oneToken(y[a:b], x[a:b], state[a*K:b*K], w[a*K:b*K], b-a, K)
 		SiLUs(act[a:b], y[a:b])
 	})
 }
@@ -86,11 +82,7 @@ func causalConvTimeMajor(y, x, state, w []float32, T, C, K int) {
 // with little work runs on the calling goroutine, without a buffer.
 func causalConvByChannel(y, x, state, w []float32, T, C, K int) {
 	if T == 1 && C*K <= 1<<16 {
-		if K == 4 {
-			conv4Step(y, x, state, w, C)
-		} else {
-			convStep(y, x, state, w, C, K)
-		}
+		oneToken(y, x, state, w, C, K)
 		return
 	}
 	parallelForWork(C, T*C*K, func(lo, hi int) {
@@ -111,6 +103,15 @@ func causalConvByChannel(y, x, state, w []float32, T, C, K int) {
 			copy(state[c*K:(c+1)*K], u[T:T+K])
 		}
 	})
+}
+
+// oneToken is the convolution of one token over C channels: conv4Step for a kernel of 4, else convStep.
+func oneToken(y, x, state, w []float32, C, K int) {
+	if K == 4 {
+		conv4Step(y, x, state, w, C)
+	} else {
+		convStep(y, x, state, w, C, K)
+	}
 }
 
 // convStep is causalConvByChannel for one token: each channel's state shifts by one.

@@ -41,9 +41,7 @@ func (p *pass) attention(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "self_attn.k_norm", []int{T, nkv, D}, kn); err != nil {
 		return nil, err
 	}
-	qr, kr := p.buf.allocRaw(len(qn)), p.buf.allocRaw(len(kn))
-	copy(qr, qn)
-	copy(kr, kn)
+	qr, kr := p.clone(qn), p.clone(kn)
 	p.rope(qr, T, nq, D)
 	p.rope(kr, T, nkv, D)
 	if err := p.emit(i, "self_attn.q_rope", []int{T, nq, D}, qr); err != nil {

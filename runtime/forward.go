@@ -156,6 +156,13 @@ func (m *Model) hasAttention() bool {
 // two layers on; observers do not retain values, and the state copies what it keeps).
 func (p *pass) alloc(n int) []float32 { return p.buf.alloc(n) }
 
+// clone returns a copy of x in the current layer's arena.
+func (p *pass) clone(x []float32) []float32 {
+	y := p.buf.allocRaw(len(x))
+	copy(y, x)
+	return y
+}
+
 // linear computes y [T, rows] = x [T, cols] · Wᵀ (+ bias) into the current layer's arena (not zeroed
 // first: ops.Linear writes every element).
 func (p *pass) linear(x []float32, w *ops.Mat, bias []float32, T int) []float32 {

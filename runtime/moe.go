@@ -21,7 +21,7 @@ func (p *pass) sparseMoE(l *Layer, h []float32) ([]float32, error) {
 	if err := p.emit(i, "mlp.gate", []int{T, E}, logits); err != nil {
 		return nil, err
 	}
-	probs := append([]float32(nil), logits...) // [T, E]
+	probs := p.clone(logits) // [T, E]
 	ops.Softmax(probs, E)
 	if err := p.emit(i, "mlp.router_probs", []int{T, E}, probs); err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (p *pass) sparseMoEFused(m *SparseMoE, h []float32) []float32 {
 	act := p.alloc(T * I)                                // [T, I] shared expert
 	ops.Batch([]ops.LinearJob{{Y: logits, X: h, W: m.Router, T: T}, {Y: sg, X: h, W: m.SharedExpertGate, T: T}},
 		[]ops.GLUJob{{Y: act, X: h, Gate: m.Shared.GateProj, Up: m.Shared.UpProj, T: T}})
-	probs := append([]float32(nil), logits...) // [T, E]
+	probs := p.clone(logits) // [T, E]
 	ops.Softmax(probs, E)
 	ids, weights := p.route(logits, probs, T, E, k)
 	r := p.routeRows(m, h, ids, T, H, k)
