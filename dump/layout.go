@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"bufio"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -57,8 +56,11 @@ func stepFile(l Layout, step int, name string) (file, member string) {
 
 // tensorWriter stores the tensors the Recorder's writer goroutine takes off its queue, in one layout.
 type tensorWriter interface {
-	// add stores the tensor of entry e (whose File and Member say where).
+	// add stores the tensor of entry e (whose File and Member say where). It may keep referring to
+	// t's data until flush.
 	add(e *Entry, t Tensor) error
+	// flush finishes storing the tensors added so far, which it no longer refers to afterwards.
+	flush() error
 	// close finishes what is open (the last npz); abort removes it instead.
 	close() error
 	abort()
@@ -92,6 +94,7 @@ func (w *filesWriter) add(e *Entry, t Tensor) error {
 	return nil
 }
 
+func (w *filesWriter) flush() error { return nil }
 func (w *filesWriter) close() error { return nil }
 func (w *filesWriter) abort()       {}
 
@@ -104,7 +107,7 @@ type npzWriter struct {
 	noSync bool
 	step   int // step of the open archive (when f != nil); steps come in increasing order (Recorder.write refuses others)
 	f      *os.File
-	bw     *bufio.Writer
+	g      gather
 	zw     storeZip
 	tmp    string
 	buf    []byte // encoding scratch on big-endian machines
@@ -133,8 +136,12 @@ func (w *npzWriter) add(e *Entry, t Tensor) error {
 	crc := crc32.Update(crc32.ChecksumIEEE(hdr), crc32.IEEETable, data)
 	err = w.zw.begin(e.Member, size, crc)
 	if err == nil {
-		if _, err = w.bw.Write(hdr); err == nil {
-			_, err = w.bw.Write(data)
+		if _, err = w.g.Write(hdr); err == nil {
+			if nativeLE {
+				err = w.g.borrow(data) // the batch's arena, kept until flush
+			} else {
+				_, err = w.g.Write(data) // w.buf: rewritten by the next add
+			}
 		}
 	}
 	if err != nil {
@@ -157,12 +164,8 @@ func (w *npzWriter) open(step int) error {
 		return err
 	}
 	w.f, w.tmp, w.step = f, f.Name(), step
-	if w.bw == nil {
-		w.bw = bufio.NewWriterSize(f, 1<<18)
-	} else {
-		w.bw.Reset(f)
-	}
-	w.zw.reset(w.bw, time.Now())
+	w.g.reset(f)
+	w.zw.reset(&w.g, time.Now())
 	return nil
 }
 
@@ -171,7 +174,7 @@ func (w *npzWriter) finish() error {
 	f, tmp := w.f, w.tmp
 	err := w.zw.close()
 	if err == nil {
-		err = w.bw.Flush()
+		err = w.g.flush()
 	}
 	if err == nil && !w.noSync {
 		err = f.Sync()
@@ -194,6 +197,17 @@ func (w *npzWriter) finish() error {
 	return nil
 }
 
+// flush writes what add queued: the tensors it was given are not referenced afterwards.
+func (w *npzWriter) flush() error {
+	if w.f == nil {
+		return nil
+	}
+	if err := w.g.flush(); err != nil {
+		return fmt.Errorf("%s: %w", w.tmp, err)
+	}
+	return nil
+}
+
 func (w *npzWriter) close() error {
 	if w.f == nil {
 		return nil
@@ -202,6 +216,7 @@ func (w *npzWriter) close() error {
 }
 
 func (w *npzWriter) abort() {
+	w.g.reset(nil) // drop the views of batches
 	if w.f != nil {
 		w.f.Close()
 		os.Remove(w.tmp)

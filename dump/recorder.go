@@ -314,7 +314,7 @@ func (r *Recorder) queue(j writeJob, v runtime.Value) error {
 		b.i64 = append(b.i64, v.I64...)
 	} else {
 		if len(b.f32)+len(v.F32) > cap(b.f32) { // an empty arena, too small
-			b.f32 = make([]float32, 0, max(len(v.F32), batchBytes/4))
+			b.newF32(len(v.F32))
 		}
 		j.off, j.n = len(b.f32), len(v.F32)
 		b.f32 = append(b.f32, v.F32...)

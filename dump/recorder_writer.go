@@ -1,6 +1,12 @@
 package dump
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/qnext/qnext/internal/mapfile"
+)
 
 // The Recorder's background half: batches of copied values, the writer goroutine that stores them, and
 // the free list of batches.
@@ -10,6 +16,7 @@ type batch struct {
 	jobs []writeJob
 	f32  []float32
 	i64  []int64
+	slab bool // f32 is a slab (takeSlab)
 }
 
 // writeJob is one queued tensor: e is its manifest entry (in the Recorder's entry chunks: the writer
@@ -71,6 +78,11 @@ func (r *Recorder) writer() {
 				}
 				st = append(st, e.Stats)
 			}
+			if r.writeErr() == nil {
+				if err := r.out.flush(); err != nil { // before the batch's arenas are reused
+					r.fail(fmt.Errorf("dump: %w", err))
+				}
+			}
 		}
 		r.stMu.Lock()
 		for i, s := range st {
@@ -88,21 +100,30 @@ func (r *Recorder) writer() {
 }
 
 // Batches are kept for reuse across Recorders in a bounded free list (not a sync.Pool, which the
-// garbage collector empties): a dump per run of a benchmark or a test would otherwise allocate, zero
-// and fault in fresh arenas every time. It holds at most (queueDepth+2)·batchBytes of arenas.
-var freeBatches = make(chan *batch, queueDepth+2)
+// garbage collector empties): a dump per run of a benchmark or a test would otherwise allocate and
+// fault in fresh arenas every time. The last batch freed is the first reused (its memory is warm).
+var freeBatches struct {
+	mu   sync.Mutex
+	list []*batch
+}
+
+// maxBatches is how many batches a Recorder holds at most: the one filling, the queue and the one
+// being written.
+const maxBatches = queueDepth + 2
 
 func getBatch() *batch {
-	select {
-	case b := <-freeBatches:
+	freeBatches.mu.Lock()
+	defer freeBatches.mu.Unlock()
+	if n := len(freeBatches.list); n > 0 {
+		b := freeBatches.list[n-1]
+		freeBatches.list = freeBatches.list[:n-1]
 		return b
-	default:
-		return &batch{}
 	}
+	return &batch{}
 }
 
 func putBatch(b *batch) {
-	if cap(b.f32) > batchBytes/4 {
+	if !b.slab && cap(b.f32) > batchBytes/4 {
 		b.f32 = nil // a large tensor's arena: don't keep it
 	}
 	if cap(b.i64) > batchBytes/8 {
@@ -110,9 +131,68 @@ func putBatch(b *batch) {
 	}
 	clear(b.jobs) // drop the entries' strings and slices
 	b.jobs, b.f32, b.i64 = b.jobs[:0], b.f32[:0], b.i64[:0]
-	select {
-	case freeBatches <- b:
-	default:
+	freeBatches.mu.Lock()
+	defer freeBatches.mu.Unlock()
+	if len(freeBatches.list) < maxBatches {
+		freeBatches.list = append(freeBatches.list, b)
+	} else {
+		b.dropSlab()
+	}
+}
+
+// The float32 arenas of batches come from a fixed set of slabs of batchBytes in memory advised for
+// transparent huge pages, made on the first dump of the process and never freed: a dump's data is first
+// copied into them on the forward pass, and fresh Go heap memory costs a page fault per 4 KiB there
+// (~1500 for the 6 MiB full dump of the tiny model, ~3 µs each with the zeroing on this project's VM).
+// When all slabs are taken (Recorders at once) or a tensor is larger than one, the heap serves. The
+// last slab freed is the first reused.
+var slabs struct {
+	once sync.Once
+	mu   sync.Mutex
+	free [][]float32
+}
+
+func takeSlab() ([]float32, bool) {
+	slabs.once.Do(func() {
+		mem, err := mapfile.Huge(maxBatches * batchBytes)
+		if err != nil {
+			return // no slabs: every arena comes from the heap
+		}
+		for i := maxBatches - 1; i >= 0; i-- { // the first slab on top
+			slabs.free = append(slabs.free, unsafe.Slice((*float32)(unsafe.Pointer(&mem[i*batchBytes])), batchBytes/4)[:0])
+		}
+	})
+	slabs.mu.Lock()
+	defer slabs.mu.Unlock()
+	n := len(slabs.free)
+	if n == 0 {
+		return nil, false
+	}
+	s := slabs.free[n-1]
+	slabs.free = slabs.free[:n-1]
+	return s, true
+}
+
+// newF32 replaces b's float32 arena (empty) by one for at least n values: a slab when n fits and one
+// is free, else heap memory.
+func (b *batch) newF32(n int) {
+	b.dropSlab()
+	if n <= batchBytes/4 {
+		if s, ok := takeSlab(); ok {
+			b.f32, b.slab = s, true
+			return
+		}
+	}
+	b.f32 = make([]float32, 0, max(n, batchBytes/4))
+}
+
+// dropSlab gives b's slab back.
+func (b *batch) dropSlab() {
+	if b.slab {
+		slabs.mu.Lock()
+		slabs.free = append(slabs.free, b.f32[:0])
+		slabs.mu.Unlock()
+		b.f32, b.slab = nil, false
 	}
 }
 

@@ -84,6 +84,30 @@ func Anon(size int) ([]byte, error) {
 	return data, nil
 }
 
+// hugePage is the size of a transparent huge page on amd64 and arm64 (with 4 KiB base pages).
+const hugePage = 2 << 20
+
+// Huge returns size bytes of zeroed private memory that start on a 2 MiB boundary and are advised for
+// transparent huge pages, for pools that live as long as the process: it is never released. Filling
+// fresh memory costs a page fault per 4 KiB otherwise (~3 µs each with the zeroing on this project's
+// VM: 6 MiB copied into new Go heap memory 5.2–7.3 ms, into this 0.9–1.1 ms). Where the kernel gives no
+// huge pages it is ordinary anonymous memory.
+func Huge(size int) ([]byte, error) {
+	if size == 0 {
+		return []byte{}, nil
+	}
+	// Map a huge page more than asked and use the aligned part: the kernel backs only whole aligned
+	// 2 MiB ranges of a mapping with huge pages. The slack is never touched, so it costs no memory.
+	data, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("anonymous memory of %d bytes: %w", size, err)
+	}
+	skip := int(-uintptr(unsafe.Pointer(&data[0])) & (hugePage - 1))
+	data = data[skip : skip+size : skip+size]
+	adviseHugePages(data)
+	return data, nil
+}
+
 // readResident reads the size bytes of f into private anonymous memory (advised for huge pages before
 // the first touch, so that the kernel can back it with 2 MiB pages) and makes it read-only, like a
 // mapping of the file. It is released with syscall.Munmap, as a mapping is.

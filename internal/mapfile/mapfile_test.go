@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -91,5 +92,27 @@ func TestParseMemAvailable(t *testing.T) {
 	}
 	if n, ok := Available(); ok {
 		require.Greater(t, n, int64(0))
+	}
+}
+
+// TestHuge: the memory has the asked length and capacity (appending never runs into the unused slack),
+// starts on a 2 MiB boundary, reads zero and keeps what is written.
+func TestHuge(t *testing.T) {
+	for _, size := range []int{0, 1, 4096 + 3, 3 << 20} {
+		b, err := Huge(size)
+		require.NoError(t, err)
+		require.Len(t, b, size)
+		require.Equal(t, size, cap(b))
+		if size == 0 {
+			continue
+		}
+		require.Zero(t, uintptr(unsafe.Pointer(&b[0]))%hugePage, "size %d: not 2 MiB aligned", size)
+		for i := 0; i < size; i += 4093 {
+			require.Zero(t, b[i])
+			b[i] = byte(i%251 + 1)
+		}
+		for i := 0; i < size; i += 4093 {
+			require.Equal(t, byte(i%251+1), b[i])
+		}
 	}
 }
