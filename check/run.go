@@ -63,13 +63,18 @@ type DumpOptions struct {
 	Version  string // producer version written into the manifest
 }
 
+// DumpCounts is what Dump recorded: nodes (over all steps) and forward calls.
+type DumpCounts struct {
+	Nodes, Steps int
+}
+
 // Dump runs Run while recording into dir, and writes the manifest (with the model identity). The
 // returned error is a *dump.NonFiniteError when a node produced NaN/Inf (the dump is still closed with
-// the nodes recorded up to there).
-func Dump(ctx context.Context, m *runtime.Model, dir string, steps Steps, greedy int, o DumpOptions) (*dump.Manifest, error) {
+// the nodes recorded up to there, and the counts say what it holds). dump.ReadManifest reads the manifest back.
+func Dump(ctx context.Context, m *runtime.Model, dir string, steps Steps, greedy int, o DumpOptions) (DumpCounts, error) {
 	id, err := m.Identity()
 	if err != nil {
-		return nil, err
+		return DumpCounts{}, err
 	}
 	ro := o.Recorder
 	ro.Producer.Name = "qnext"
@@ -79,15 +84,16 @@ func Dump(ctx context.Context, m *runtime.Model, dir string, steps Steps, greedy
 	ro.Model = dump.ModelInfo{ModelType: m.Cfg.ModelType, ConfigSHA256: id.ConfigSHA256, WeightsSHA256: id.WeightsSHA256, Path: m.Dir}
 	rec, err := dump.NewRecorder(dir, ro)
 	if err != nil {
-		return nil, err
+		return DumpCounts{}, err
 	}
 	watch := dump.NewWatch(rec)
 	_, _, runErr := Run(ctx, m, steps, greedy, watch)
 	if cerr := rec.Close(); cerr != nil && runErr == nil {
 		runErr = cerr
 	}
-	man := rec.Manifest()
-	return &man, runErr
+	var n DumpCounts
+	n.Nodes, n.Steps = rec.Counts()
+	return n, runErr
 }
 
 // Replayer implements compare.Replayer on the runtime: it reruns the steps up to the target's step,

@@ -221,6 +221,9 @@ func TestWatchNamesFirstNonFiniteNodeAndExtremeInput(t *testing.T) {
 		names = append(names, e.Name)
 	}
 	testx.Equal(t, names[len(names)-1], "model.layers.0.linear_attn.g", "last recorded node")
+	nodes, steps := rec.Counts()
+	m := rec.Manifest()
+	testx.Equal(t, [2]int{nodes, steps}, [2]int{len(m.Nodes), len(m.Steps)}, "counts")
 
 	// KeepGoing records without aborting; @prev resolves to the previous step.
 	w = NewWatch(nil)

@@ -365,6 +365,13 @@ func (r *Recorder) entries() []Entry {
 	return out
 }
 
+// Counts returns how many nodes and steps were recorded so far, without the copy Manifest makes.
+func (r *Recorder) Counts() (nodes, steps int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nents, len(r.m.Steps)
+}
+
 // Manifest returns a copy of the manifest recorded so far (entries in order; the statistics of
 // entries still queued for writing are zero until Close).
 func (r *Recorder) Manifest() Manifest {

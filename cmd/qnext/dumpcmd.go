@@ -122,11 +122,11 @@ func runDump(ctx context.Context, w, errw io.Writer, o *dumpOptions) error {
 		return nonFiniteCode(errw, err)
 	}
 	ro := dump.RecorderOptions{Filter: filter, Overwrite: o.Overwrite, NoSync: o.NoSync, Layout: layout}
-	man, err := check.Dump(ctx, m, o.Out, steps, o.Decode, check.DumpOptions{Recorder: ro, Version: version})
+	n, err := check.Dump(ctx, m, o.Out, steps, o.Decode, check.DumpOptions{Recorder: ro, Version: version})
 	if err != nil {
 		return nonFiniteCode(errw, err)
 	}
-	fmt.Fprintf(w, "wrote %d nodes over %d steps to %s\n", len(man.Nodes), len(man.Steps), o.Out)
+	fmt.Fprintf(w, "wrote %d nodes over %d steps to %s\n", n.Nodes, n.Steps, o.Out)
 	return nil
 }
 
