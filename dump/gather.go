@@ -27,6 +27,7 @@ func (g *gather) reset(f *os.File) {
 	if g.small == nil {
 		g.small = make([]byte, 0, gatherSmall)
 	}
+	clear(g.vec) // drop views of borrowed memory left by an abort
 	g.small, g.vec = g.small[:0], g.vec[:0]
 }
 
