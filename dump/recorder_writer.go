@@ -59,6 +59,7 @@ const (
 // (so that Close only has to join them).
 func (r *Recorder) writer() {
 	defer close(r.done)
+	defer r.release()
 	var st []Stats
 	for b := range r.full {
 		st = st[:0]
@@ -91,6 +92,12 @@ func (r *Recorder) writer() {
 		r.written += len(st)
 		r.stMu.Unlock()
 		putBatch(b)
+		if len(r.full) == 0 {
+			r.release()
+			if len(r.full) > 0 { // handed over meanwhile: its reserve found the flag still set
+				r.reserve()
+			}
+		}
 	}
 	if r.writeErr() != nil {
 		r.out.abort()

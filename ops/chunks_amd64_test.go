@@ -22,7 +22,7 @@ func TestParallelChunksCoverOnce(t *testing.T) {
 			t.Run(fmt.Sprintf("threads%d/n%d/chunk%d", w, c.n, c.chunk), func(t *testing.T) {
 				var mu sync.Mutex
 				var got [][2]int
-				parallelChunks(c.n, c.chunk, func(lo, hi int) {
+				parallelChunks(c.n, c.chunk, minReservedWork, func(lo, hi int) {
 					mu.Lock()
 					got = append(got, [2]int{lo, hi})
 					mu.Unlock()

@@ -155,5 +155,5 @@ func parallelForWork(n, work int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	parallelFor(n, f)
+	parallelFor(n, work, f)
 }

@@ -104,7 +104,7 @@ func parallelItems(n, work int, f func(next func() int)) {
 		}
 		return -1
 	}
-	w := min(threads, n)
+	w := min(workers(work), n)
 	if work < minParallelWork {
 		w = 1
 	}

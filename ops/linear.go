@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 )
 
 // threads is the number of goroutines the kernels split work over.
@@ -19,9 +20,43 @@ func SetThreads(n int) {
 // Threads returns the number of worker goroutines used by the kernels.
 func Threads() int { return threads }
 
-// parallelFor runs f over [0, n) split into contiguous ranges, one per worker.
-func parallelFor(n int, f func(lo, hi int)) {
-	w := threads
+// reserved counts the cores that background goroutines ask for (Reserve).
+var reserved atomic.Int32
+
+// minReservedWork is the least work (multiply-adds) of a region that still splits over every thread
+// while cores are reserved: below it the region leaves them to the background goroutine. The tiny
+// fixture's largest region is ~8 M (its forward pass is as fast on one thread as on two, as a process:
+// `qnext run` 17.71 vs 17.47 ms); the bench model's prefill products are ≥ 134 M and need both cores.
+const minReservedWork = 1 << 25
+
+// Reserve asks (on) or stops asking (off) for one core for a background goroutine that has work waiting,
+// such as a dump's writer with a backlog: until then parallel regions of less than minReservedWork
+// multiply-adds run on that many fewer workers, and idle workers park at once instead of spinning.
+// Every Reserve(true) is paired with a Reserve(false).
+func Reserve(on bool) {
+	if on {
+		reserved.Add(1)
+	} else {
+		reserved.Add(-1)
+	}
+}
+
+// Reserved returns the cores reserved now.
+func Reserved() int { return int(reserved.Load()) }
+
+// workers is the number of goroutines a parallel region of the given work (multiply-adds) splits over:
+// Threads, less the reserved cores for a region below minReservedWork; at least one.
+func workers(work int) int {
+	if r := int(reserved.Load()); r > 0 && work < minReservedWork {
+		return max(1, threads-r)
+	}
+	return threads
+}
+
+// parallelFor runs f over [0, n) split into contiguous ranges, one per worker; work is the job's size in
+// multiply-adds (see workers).
+func parallelFor(n, work int, f func(lo, hi int)) {
+	w := workers(work)
 	if w > n {
 		w = n
 	}
@@ -65,7 +100,7 @@ func Linear(y, x []float32, w *Mat, T int) {
 
 // linearGeneric is the portable Linear: bf16/f16 weights are widened one row at a time.
 func linearGeneric(y, x []float32, w *Mat, T int) {
-	parallelFor(w.Rows, func(lo, hi int) { linearRowsGeneric(y, x, w, T, lo, hi) })
+	parallelFor(w.Rows, w.Rows*w.Cols*T, func(lo, hi int) { linearRowsGeneric(y, x, w, T, lo, hi) })
 }
 
 // Dot returns Σ a[i]·b[i] with four float32 accumulators.

@@ -194,7 +194,7 @@ func linearAsm(y, x []float32, m *Mat, T int) {
 		return
 	}
 	groups := (R + 7) / 8 // rows in groups of 8
-	parallelChunks(groups, max(8, groups/(8*threads)), func(glo, ghi int) {
+	parallelChunks(groups, max(8, groups/(8*threads)), R*K*T, func(glo, ghi int) {
 		streamRows(y, x, &w, T, glo*8, min(ghi*8, R))
 	})
 }
@@ -301,7 +301,7 @@ func linearPacked(y, x []float32, w *weights, T int) {
 	xsc.xp = grow(xsc.xp, T3*KL)
 	packX(xsc.xp, x, w, T)
 	groups := (R + 3) / 4
-	parallelChunks(groups, max(32, groups/(4*threads)), func(glo, ghi int) {
+	parallelChunks(groups, max(32, groups/(4*threads)), R*w.m.Cols*T, func(glo, ghi int) {
 		wsc := getScratch()
 		defer putScratch(wsc)
 		wsc.xp = grow(wsc.xp, 4*kc)
@@ -386,20 +386,21 @@ func packedBlock(y, x, xp, wp []float32, w *weights, T, lo, hi int) {
 // splitTail (the batches), measured with temporary counters over 32-token bench-model decodes: the
 // caller's join wait per token 1.00 → 0.40 ms at f32, 0.64 → 0.23 ms at bf16; prefill-128 +0–6 % in
 // eight interleaved runs, decode within this VM's noise.
-func parallelChunks(n, chunk int, f func(lo, hi int)) {
+func parallelChunks(n, chunk, work int, f func(lo, hi int)) {
 	nc := (n + chunk - 1) / chunk
-	if threads <= 1 || nc <= 1 {
-		parallelFor(n, f)
+	w := workers(work)
+	if w <= 1 || nc <= 1 {
+		parallelFor(n, work, f)
 		return
 	}
 	var next atomic.Int64
-	parallelFor(min(threads, nc), func(int, int) {
+	parallelFor(min(w, nc), work, func(int, int) {
 		for {
 			lo := int(next.Load())
 			if lo >= n {
 				return
 			}
-			hi := min(n, lo+max(min(chunk, (n-lo)/(2*threads)), min(chunk, minChunk)))
+			hi := min(n, lo+max(min(chunk, (n-lo)/(2*w)), min(chunk, minChunk)))
 			if next.CompareAndSwap(int64(lo), int64(hi)) {
 				f(lo, hi)
 			}

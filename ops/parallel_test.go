@@ -151,3 +151,35 @@ func BenchmarkForkStart(b *testing.B) {
 		}
 	}
 }
+
+// TestReserve: while cores are reserved, a region below minReservedWork splits over that many fewer
+// workers (at least one), a larger one over every thread; parallelFor then calls f that many times.
+func TestReserve(t *testing.T) {
+	defer SetThreads(threads)
+	for _, tc := range []struct {
+		threads, reserved, work int
+		want                    int
+	}{
+		{2, 0, 1 << 20, 2},
+		{2, 1, 1 << 20, 1},
+		{2, 1, minReservedWork, 2},
+		{4, 1, 1 << 20, 3},
+		{4, 2, minReservedWork - 1, 2},
+		{4, 5, 0, 1},
+		{1, 1, 1 << 20, 1},
+	} {
+		SetThreads(tc.threads)
+		for range tc.reserved {
+			Reserve(true)
+		}
+		got := workers(tc.work)
+		var calls atomic.Int32
+		parallelFor(64, tc.work, func(lo, hi int) { calls.Add(1) })
+		for range tc.reserved {
+			Reserve(false)
+		}
+		require.Equal(t, tc.want, got, "%+v", tc)
+		require.EqualValues(t, tc.want, calls.Load(), "parallelFor, %+v", tc)
+		require.Zero(t, Reserved())
+	}
+}

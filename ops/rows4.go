@@ -57,7 +57,7 @@ func (m *Mat) ToRows4(dst []uint16) *Mat {
 	if (m.DType != BF16 && m.DType != F16) || m.Layout != RowMajor || R%4 != 0 || K%16 != 0 || len(dst) != R*K || len(m.U16) < R*K {
 		panic(fmt.Sprintf("ops: ToRows4: %v %v [%d, %d] (%d values) into %d", m.Layout, m.DType, R, K, len(m.U16), len(dst)))
 	}
-	parallelFor(R/4, func(lo, hi int) { toRows4Groups(dst, m, lo, hi) })
+	parallelFor(R/4, R*K, func(lo, hi int) { toRows4Groups(dst, m, lo, hi) })
 	return &Mat{Rows: R, Cols: K, DType: m.DType, Layout: Rows4, U16: dst}
 }
 
