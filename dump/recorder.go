@@ -340,11 +340,11 @@ func (r *Recorder) flush() {
 }
 
 // reserve asks the forward pass's parallel regions to leave the writer a core (ops.Reserve) from the
-// hand-over of a batch until the writer has nothing left to do (release). Without it, a worker of the
-// regions competed with the writer for the second core, on work the calling goroutine then did alone
-// anyway; a small model's dump is paced by its writer (tiny fixture: `qnext dump` 26.60 ms, 23.05 ms with
-// the forward pass on one thread, while `qnext run` takes 17.47 and 17.71 ms on two and one). A large
-// model's writer is idle most of the time, and its regions keep every core then.
+// hand-over of a batch until the writer has nothing left to do (release). A small model's dump is paced
+// by its writer, and a worker of the regions competed with it for the second core on work the calling
+// goroutine does nearly as fast alone (tiny fixture: `qnext run` 17.47 ms on two threads, 17.71 on one;
+// `qnext dump` 27.13 → 23.89 ms with the reservation). Only regions below ops' minReservedWork give the
+// core up, so a large model's products keep both cores (the bench model's dump cost is unchanged).
 func (r *Recorder) reserve() {
 	if r.reserved.CompareAndSwap(false, true) {
 		ops.Reserve(true)
