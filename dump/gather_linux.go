@@ -30,7 +30,7 @@ func writeVec(f *os.File, vec [][]byte) error {
 				werr = io.ErrShortWrite
 				return true
 			}
-			for n > 0 && len(vec) > 0 { // drop what was written
+			for n > 0 { // drop what was written (n ≤ the bytes left)
 				if n >= len(vec[0]) {
 					n -= len(vec[0])
 					vec = vec[1:]
@@ -38,9 +38,6 @@ func writeVec(f *os.File, vec [][]byte) error {
 					vec[0] = vec[0][n:]
 					n = 0
 				}
-			}
-			for len(vec) > 0 && len(vec[0]) == 0 {
-				vec = vec[1:]
 			}
 		}
 		return true

@@ -197,15 +197,13 @@ func (w *npzWriter) finish() error {
 	return nil
 }
 
-// flush writes what add queued: the tensors it was given are not referenced afterwards.
+// flush writes what add queued (its errors name the file): the tensors it was given are not referenced
+// afterwards.
 func (w *npzWriter) flush() error {
 	if w.f == nil {
 		return nil
 	}
-	if err := w.g.flush(); err != nil {
-		return fmt.Errorf("%s: %w", w.tmp, err)
-	}
-	return nil
+	return w.g.flush()
 }
 
 func (w *npzWriter) close() error {

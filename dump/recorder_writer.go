@@ -106,24 +106,44 @@ func (r *Recorder) writer() {
 	}
 }
 
+// lifo is a bounded free list: the last item put back is the first taken (its memory is warm).
+type lifo[T any] struct {
+	mu   sync.Mutex
+	list []T
+}
+
+func (l *lifo[T]) take() (x T, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.list); n > 0 {
+		x, l.list = l.list[n-1], l.list[:n-1]
+		return x, true
+	}
+	return x, false
+}
+
+// put keeps x unless the list holds limit items already.
+func (l *lifo[T]) put(x T, limit int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.list) >= limit {
+		return false
+	}
+	l.list = append(l.list, x)
+	return true
+}
+
 // Batches are kept for reuse across Recorders in a bounded free list (not a sync.Pool, which the
 // garbage collector empties): a dump per run of a benchmark or a test would otherwise allocate and
-// fault in fresh arenas every time. The last batch freed is the first reused (its memory is warm).
-var freeBatches struct {
-	mu   sync.Mutex
-	list []*batch
-}
+// fault in fresh arenas every time.
+var freeBatches lifo[*batch]
 
 // maxBatches is how many batches a Recorder holds at most: the one filling, the queue and the one
 // being written.
 const maxBatches = queueDepth + 2
 
 func getBatch() *batch {
-	freeBatches.mu.Lock()
-	defer freeBatches.mu.Unlock()
-	if n := len(freeBatches.list); n > 0 {
-		b := freeBatches.list[n-1]
-		freeBatches.list = freeBatches.list[:n-1]
+	if b, ok := freeBatches.take(); ok {
 		return b
 	}
 	return &batch{}
@@ -138,11 +158,7 @@ func putBatch(b *batch) {
 	}
 	clear(b.jobs) // drop the entries' strings and slices
 	b.jobs, b.f32, b.i64 = b.jobs[:0], b.f32[:0], b.i64[:0]
-	freeBatches.mu.Lock()
-	defer freeBatches.mu.Unlock()
-	if len(freeBatches.list) < maxBatches {
-		freeBatches.list = append(freeBatches.list, b)
-	} else {
+	if !freeBatches.put(b, maxBatches) {
 		b.dropSlab()
 	}
 }
@@ -151,12 +167,10 @@ func putBatch(b *batch) {
 // transparent huge pages, made on the first dump of the process and never freed: a dump's data is first
 // copied into them on the forward pass, and fresh Go heap memory costs a page fault per 4 KiB there
 // (~1500 for the 6 MiB full dump of the tiny model, ~3 µs each with the zeroing on this project's VM).
-// When all slabs are taken (Recorders at once) or a tensor is larger than one, the heap serves. The
-// last slab freed is the first reused.
+// When all slabs are taken (Recorders at once) or a tensor is larger than one, the heap serves.
 var slabs struct {
 	once sync.Once
-	mu   sync.Mutex
-	free [][]float32
+	free lifo[[]float32]
 }
 
 func takeSlab() ([]float32, bool) {
@@ -166,18 +180,10 @@ func takeSlab() ([]float32, bool) {
 			return // no slabs: every arena comes from the heap
 		}
 		for i := maxBatches - 1; i >= 0; i-- { // the first slab on top
-			slabs.free = append(slabs.free, unsafe.Slice((*float32)(unsafe.Pointer(&mem[i*batchBytes])), batchBytes/4)[:0])
+			slabs.free.put(unsafe.Slice((*float32)(unsafe.Pointer(&mem[i*batchBytes])), batchBytes/4)[:0], maxBatches)
 		}
 	})
-	slabs.mu.Lock()
-	defer slabs.mu.Unlock()
-	n := len(slabs.free)
-	if n == 0 {
-		return nil, false
-	}
-	s := slabs.free[n-1]
-	slabs.free = slabs.free[:n-1]
-	return s, true
+	return slabs.free.take()
 }
 
 // newF32 replaces b's float32 arena (empty) by one for at least n values: a slab when n fits and one
@@ -196,9 +202,7 @@ func (b *batch) newF32(n int) {
 // dropSlab gives b's slab back.
 func (b *batch) dropSlab() {
 	if b.slab {
-		slabs.mu.Lock()
-		slabs.free = append(slabs.free, b.f32[:0])
-		slabs.mu.Unlock()
+		slabs.free.put(b.f32[:0], maxBatches) // room for every slab
 		b.f32, b.slab = nil, false
 	}
 }

@@ -24,9 +24,11 @@ func Threads() int { return threads }
 var reserved atomic.Int32
 
 // minReservedWork is the least work (multiply-adds) of a region that still splits over every thread
-// while cores are reserved: below it the region leaves them to the background goroutine. The tiny
-// fixture's largest region is ~8 M (its forward pass is as fast on one thread as on two, as a process:
-// `qnext run` 17.71 vs 17.47 ms); the bench model's prefill products are ≥ 134 M and need both cores.
+// while cores are reserved: below it the region leaves them to the background goroutine. Regions seen
+// in a 128-token prefill (a temporary count in workers): the tiny fixture's reach 8.4 M (its forward pass
+// is as fast on one thread as on two, as a process: `qnext run` 17.71 vs 17.47 ms); the bench model's
+// products are 67 M to 3.2 G and keep both cores, its norms and convolutions (2.6–10.5 M) do not; all of
+// its decode regions (≤ 25 M) are below.
 const minReservedWork = 1 << 25
 
 // Reserve asks (on) or stops asking (off) for one core for a background goroutine that has work waiting,

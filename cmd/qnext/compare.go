@@ -19,10 +19,10 @@ import (
 	"github.com/qnext/qnext/dump"
 )
 
-// compareOptions are the flags shared by `qnext compare` and `qnext gate`.
 // formatUsage is the --format help of the commands that print a comparison report.
 var formatUsage = "report format: " + strings.Join(compare.Formats, ", ")
 
+// compareOptions are the flags shared by `qnext compare` and `qnext gate`.
 type compareOptions struct {
 	Format       string
 	Policy       string
